@@ -1,0 +1,152 @@
+"""The ``multigan`` command line: list, train, sample, eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from .config import fields_of, parse_set_options
+from .errors import ConfigError, MultiganError
+from .registry import build, get_modality, list_models, model_entry
+from .train import Trainer, load_gan
+from .train.trainer import PRECISIONS
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="multigan", description="Train GANs on images, audio and text.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ls = sub.add_parser("list", help="list the registered model families")
+    ls.add_argument("--modality", help="only this modality's families")
+
+    tr = sub.add_parser("train", help="train a family and write a run folder")
+    tr.add_argument("name", nargs="?", help="model family (see 'multigan list'); optional with --config")
+    tr.add_argument("--config", help="a run's config.json: repeat that run (flags given here override it)")
+    tr.add_argument("--data", help="built-in dataset name or local path (default: the modality's built-in)")
+    tr.add_argument("--steps", type=int, help="generator steps (default: the family's)")
+    tr.add_argument("--batch-size", type=int, help="batch size (default: the family's)")
+    tr.add_argument("--precision", choices=PRECISIONS, help="numeric precision (default: 32)")
+    tr.add_argument("--out", help="run folder (default: runs/NAME); an existing run there is resumed")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config field, e.g. --set lr_g=1e-4 (repeatable)")
+    tr.add_argument("--seed", type=int, help="random seed (default: 0)")
+    tr.add_argument("--device", help="auto, cpu, cuda, cuda:N (default: auto)")
+    tr.add_argument("--sample-every", type=int, help="write samples every N steps (default: 500)")
+    tr.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps (default: 500)")
+    tr.add_argument("--log-every", type=int, help="log metrics every N steps (default: 10)")
+    tr.add_argument("--num-workers", type=int, help="data loader worker processes (default: 0)")
+    tr.add_argument("--skip-bad-files", action="store_true", default=None,
+                    help="skip unreadable data files with a warning instead of stopping")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sa = sub.add_parser("sample", help="generate samples from a trained run")
+    sa.add_argument("run", help="run folder or checkpoint file")
+    sa.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
+    sa.add_argument("--out", help="output file (default: RUN/samples/sample-seedS.<ext>)")
+    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--device", default="cpu")
+
+    ev = sub.add_parser("eval", help="quality metrics of a trained run (last line: one JSON object)")
+    ev.add_argument("run", help="run folder")
+    ev.add_argument("--n", type=int, help="number of generated samples (default: the modality's)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--device", default="cpu")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``multigan`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return {"list": _list, "train": _train, "sample": _sample, "eval": _eval}[args.command](args)
+    except MultiganError as exc:
+        print(f"multigan: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("multigan: interrupted", file=sys.stderr)
+        return 130
+
+
+def _list(args: argparse.Namespace) -> int:
+    for name in list_models(modality=args.modality):
+        print(f"{name:12s} {model_entry(name).modality}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    saved: dict[str, Any] = {"config": {}, "train": {}}
+    if args.config:
+        path = Path(args.config)
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read run config {str(path)!r}: {exc}") from exc
+        if args.name and args.name != saved.get("name"):
+            raise ConfigError(f"{path} is a {saved.get('name')!r} run, not {args.name!r}")
+        args.name = saved.get("name")
+    if not args.name:
+        raise ConfigError("name a model family to train (see 'multigan list'), or give --config RUN/config.json")
+    run = saved["train"]
+    data = args.data if args.data is not None else run.get("data")
+    overrides = {**saved["config"], **parse_set_options(args.set)}
+    seed = args.seed if args.seed is not None else run.get("seed", 0)
+    torch.manual_seed(seed)  # the initial weights are part of what config.json reproduces
+    gan = build(args.name, **overrides)
+    # Fields the data dictates (digits: 32x32, one channel) unless the user or config.json set them.
+    hints = {k: v for k, v in get_modality(gan.modality).config_hints(data).items()
+             if k in fields_of(gan.config) and k not in overrides and getattr(gan.config, k) != v}
+    if hints:
+        torch.manual_seed(seed)
+        gan = build(args.name, **overrides, **hints)
+
+    def pick(flag: Any, key: str, default: Any) -> Any:
+        return flag if flag is not None else run.get(key, default)
+
+    trainer = Trainer(
+        gan, data=data, out_dir=args.out or f"runs/{args.name}",
+        max_steps=pick(args.steps, "max_steps", None), batch_size=pick(args.batch_size, "batch_size", None),
+        precision=pick(args.precision, "precision", "32"), seed=seed,
+        device=args.device or "auto", sample_every=pick(args.sample_every, "sample_every", 500),
+        checkpoint_every=pick(args.checkpoint_every, "checkpoint_every", 500),
+        log_every=pick(args.log_every, "log_every", 10), num_workers=pick(args.num_workers, "num_workers", 0),
+        n_preview=run.get("n_preview", 64), skip_bad_files=bool(pick(args.skip_bad_files, "skip_bad_files", False)),
+        progress=not args.no_progress)
+    trainer.fit()
+    print(f"run folder: {trainer.out_dir} (step {trainer.step}); "
+          f"samples in {trainer.out_dir / 'samples'}, metrics in {trainer.out_dir / 'metrics.jsonl'}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    gan = load_gan(args.run, device=args.device)
+    if args.out:
+        out = Path(args.out)
+        stem = out.with_suffix("") if out.suffix else out
+    else:
+        run_dir = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent.parent
+        stem = run_dir / "samples" / f"sample-seed{args.seed}"
+    samples = gan.sample(args.n, seed=args.seed)
+    for path in get_modality(gan.modality).write_samples(samples, stem):
+        print(path)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run)
+    gan = load_gan(run_dir, device=args.device)
+    modality = get_modality(gan.modality)
+    if modality.evaluate is None:
+        raise ConfigError(f"the {gan.modality} modality defines no metrics")
+    config_file = run_dir / "config.json"
+    data = json.loads(config_file.read_text())["train"].get("data") if config_file.is_file() else None
+    metrics = {"name": gan.name, **modality.evaluate(gan, data, args.n, args.seed)}
+    line = json.dumps(metrics)
+    if run_dir.is_dir():
+        (run_dir / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print(line)
+    return 0

@@ -1,0 +1,110 @@
+"""The GAN base class: two networks, ``sample()``, and the objective the trainer optimises.
+
+A family subclasses :class:`GAN` and defines
+
+* ``generate(n, cond, rng)``: samples in data space (see DESIGN.md, "Data space");
+* ``discriminator_loss(batch)`` and ``generator_loss(batch)``: each returns a dict whose
+  ``"loss"`` entry is minimised and whose other entries are logged;
+* optionally ``phases(batches_per_epoch)``: pre-training phases run before adversarial
+  training (SeqGAN's MLE pre-training of G and D).
+
+The trainer knows nothing else about the family.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+import torch
+from torch import nn
+
+from .config import GANConfig
+
+Losses = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A pre-training phase: ``steps`` updates of one network on ``loss(batch)``.
+
+    The phase uses that network's optimiser and the same data stream as adversarial training.
+    """
+
+    name: str
+    network: Literal["generator", "discriminator"]
+    steps: int
+    loss: Callable[[Any], Losses]
+
+
+class GAN(nn.Module, metaclass=abc.ABCMeta):
+    """A generator, a discriminator and the objective that trains them.
+
+    Attributes:
+        name: the registered family name (set by :func:`multigan.build`).
+        modality: the registered modality (set by :func:`multigan.build`).
+        config: the family's config dataclass.
+        generator, discriminator: the two networks.
+        generator_ema: the exponential moving average of the generator, or None; when present
+            it is used by :meth:`sample`.
+    """
+
+    name: str = ""
+    modality: str = ""
+
+    def __init__(self, config: GANConfig, generator: nn.Module, discriminator: nn.Module):
+        super().__init__()
+        self.config = config
+        self.generator = generator
+        self.discriminator = discriminator
+        self.generator_ema: nn.Module | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.generator.parameters()).device
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The network :meth:`sample` uses: the EMA copy when there is one."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
+    @torch.no_grad()
+    def sample(self, n: int | None = None, *, seed: int | None = None, cond: Any = None) -> Any:
+        """``n`` samples in data space (or one per condition in ``cond``), reproducible by ``seed``.
+
+        Sampling runs the networks in eval mode and leaves the global random state untouched.
+        """
+        rng = torch.Generator(device=self.device)
+        if seed is None:
+            rng.seed()
+        else:
+            rng.manual_seed(seed)
+        net = self.sampling_generator
+        was_training = net.training
+        net.eval()
+        try:
+            return self.generate(n, cond=cond, rng=rng)
+        finally:
+            net.train(was_training)
+
+    def preview(self, batch: Any, n: int) -> Any:
+        """Samples the trainer writes every ``sample_every`` steps. ``batch`` is a fixed batch of
+        real data, for conditional families; unconditional ones sample from a fixed seed."""
+        return self.sample(n, seed=0)
+
+    def phases(self, batches_per_epoch: int) -> list[Phase]:
+        """Pre-training phases, run in order before adversarial training. None by default."""
+        return []
+
+    @abc.abstractmethod
+    def generate(self, n: int | None, *, cond: Any, rng: torch.Generator) -> Any:
+        """Samples from :attr:`sampling_generator`, drawing randomness from ``rng`` only."""
+
+    @abc.abstractmethod
+    def discriminator_loss(self, batch: Any) -> Losses:
+        """The discriminator's objective on a batch of real data: ``{"loss": ..., ...}``."""
+
+    @abc.abstractmethod
+    def generator_loss(self, batch: Any) -> Losses:
+        """The generator's objective (``batch`` gives its size, or its conditions): ``{"loss": ...}``."""

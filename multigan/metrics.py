@@ -1,0 +1,23 @@
+"""Metric helpers shared by modalities."""
+
+from __future__ import annotations
+
+import numpy as np
+from torch import Tensor
+
+
+def frechet_distance(features_a: Tensor | np.ndarray, features_b: Tensor | np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (rows are samples):
+    ``|mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a C_b)^(1/2))``, in float64.
+
+    ``tr((C_a C_b)^(1/2))`` is the sum of the square roots of the eigenvalues of ``C_a C_b``,
+    which are real and non-negative for covariance matrices (tiny negative or imaginary parts
+    from round-off are dropped).
+    """
+    a = np.asarray(features_a.detach().cpu() if isinstance(features_a, Tensor) else features_a, dtype=np.float64)
+    b = np.asarray(features_b.detach().cpu() if isinstance(features_b, Tensor) else features_b, dtype=np.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    eig = np.linalg.eigvals(cov_a @ cov_b)
+    tr_sqrt = np.sqrt(np.clip(eig.real, 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_sqrt)

@@ -1,0 +1,25 @@
+"""The image modality: built-in ``digits``, image folders, torchvision datasets, PNG grids,
+digits metrics; and its family, DCGAN."""
+
+from ...modality import Modality
+from ...registry import register_modality
+from . import dcgan  # noqa: F401  (registers the family)
+from .data import digits, load_image_path
+from .io import write_image_samples
+from .metrics import evaluate_digits
+
+
+def _config_hints(source) -> dict:
+    # digits are 8x8 scans, trained at 32x32 in one channel unless the user asks otherwise
+    return {"image_size": 32, "channels": 1} if source in (None, "digits") else {}
+
+
+IMAGE = register_modality(Modality(
+    name="image",
+    default_data="digits",
+    datasets={"digits": lambda config, split: digits(split, config.image_size, config.channels)},
+    load_path=load_image_path,
+    write_samples=write_image_samples,
+    evaluate=evaluate_digits,
+    config_hints=_config_hints,
+))

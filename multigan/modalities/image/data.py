@@ -1,0 +1,177 @@
+"""Image data: the built-in ``digits``, folders of image files, and torchvision datasets.
+
+Every dataset yields float tensors (C, H, W) in [-1, 1], shaped for the model's config
+(``image_size``, ``channels``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from ...errors import ConfigError, DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+DIGITS_SIZE = 32        # the built-in digits' native training size (8x8 scans, upsampled)
+DIGITS_TEST_FRACTION = 0.2
+
+
+class TensorImages(Dataset):
+    """Images held in memory as one tensor (N, C, H, W), with optional labels."""
+
+    def __init__(self, images: Tensor, labels: Tensor | None = None, source: str = "tensor"):
+        self.images, self.labels, self.source = images, labels, source
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, i: int) -> Tensor:
+        return self.images[i]
+
+
+@functools.lru_cache(maxsize=None)
+def _digits_split(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits (0..16) and labels, split 80/20 per class with a fixed seed."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rng = np.random.RandomState(0)
+    test = np.zeros(len(digits.target), dtype=bool)
+    for label in range(10):
+        idx = np.flatnonzero(digits.target == label)
+        rng.shuffle(idx)
+        test[idx[: int(round(len(idx) * DIGITS_TEST_FRACTION))]] = True
+    keep = test if split == "test" else ~test
+    return digits.images[keep].astype(np.float32), digits.target[keep].astype(np.int64)
+
+
+def digits(split: str = "train", image_size: int = DIGITS_SIZE, channels: int = 1) -> TensorImages:
+    """The built-in ``digits``: 1,797 real 8x8 handwritten digits from scikit-learn, scaled to
+    [-1, 1] and resized bilinearly to ``image_size``; 1,438 train / 359 test images.
+
+    Channels are repeated when ``channels`` is 3, so an RGB model can train on them too.
+    """
+    if split not in ("train", "test"):
+        raise ConfigError(f"digits split {split!r}: allowed 'train' or 'test'")
+    images, labels = _digits_split(split)
+    x = torch.from_numpy(images).unsqueeze(1) / 8.0 - 1.0   # 0..16 -> -1..1
+    x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
+    x = x.clamp(-1, 1).repeat(1, channels, 1, 1).contiguous()
+    return TensorImages(x, torch.from_numpy(labels), source=f"digits ({split})")
+
+
+def pil_to_tensor(image: Image.Image, image_size: int, channels: int) -> Tensor:
+    """Convert to grayscale or RGB, resize the shorter side to ``image_size`` (bicubic,
+    antialiased), centre-crop to a square and scale to [-1, 1]. Returns (C, H, W)."""
+    image = image.convert("L" if channels == 1 else "RGB")
+    w, h = image.size
+    scale = image_size / min(w, h)
+    new_w, new_h = max(image_size, round(w * scale)), max(image_size, round(h * scale))
+    image = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
+    left, top = (new_w - image_size) // 2, (new_h - image_size) // 2
+    image = image.crop((left, top, left + image_size, top + image_size))
+    array = np.asarray(image, dtype=np.float32).reshape(image_size, image_size, channels)
+    return torch.from_numpy(array).permute(2, 0, 1) / 127.5 - 1.0
+
+
+class ImageFolder(Dataset):
+    """Every image file under ``root`` (recursively), resized and centre-cropped to the model.
+
+    Each file is checked when the dataset is made: an unreadable one raises :class:`DataError`
+    naming it, or is skipped with a warning when ``skip_bad_files=True``.
+    """
+
+    def __init__(self, root: str | Path, image_size: int, channels: int, skip_bad_files: bool = False):
+        self.root, self.image_size, self.channels = Path(root), image_size, channels
+        self.source = str(root)
+        if not self.root.is_dir():
+            raise DataError(f"image data {str(root)!r} is not a folder of images")
+        candidates = sorted(p for p in self.root.rglob("*")
+                            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not candidates:
+            raise DataError(f"image folder {str(root)!r} has no image files "
+                            f"({', '.join(IMAGE_EXTENSIONS)})")
+        self.files: list[Path] = []
+        for path in candidates:
+            try:
+                with Image.open(path) as im:
+                    im.verify()
+            except Exception as exc:
+                if not skip_bad_files:
+                    raise DataError(f"image file {str(path)!r} cannot be read ({exc}); fix or remove "
+                                    "it, or pass skip_bad_files=True to skip such files") from exc
+                warnings.warn(f"skipping unreadable image file {str(path)!r}: {exc}", stacklevel=2)
+                continue
+            self.files.append(path)
+        if not self.files:
+            raise DataError(f"image folder {str(root)!r} has no readable image files")
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> Tensor:
+        path = self.files[i]
+        try:
+            with Image.open(path) as im:
+                return pil_to_tensor(im, self.image_size, self.channels)
+        except Exception as exc:
+            raise DataError(f"image file {str(path)!r} cannot be decoded: {exc}") from exc
+
+
+class TorchvisionImages(Dataset):
+    """A torchvision dataset read from a local ``root`` (never downloaded), as images only."""
+
+    def __init__(self, name: str, root: str, image_size: int, channels: int, train: bool = True):
+        try:
+            datasets = importlib.import_module("torchvision.datasets")
+        except ImportError as exc:
+            raise ConfigError("torchvision datasets need torchvision: pip install torchvision") from exc
+        if not hasattr(datasets, name):
+            raise ConfigError(f"torchvision.datasets has no dataset {name!r}")
+        if not Path(root).exists():
+            raise DataError(f"torchvision dataset root {root!r} does not exist (nothing is downloaded)")
+        try:
+            self.inner = getattr(datasets, name)(root=root, train=train, download=False)
+        except Exception as exc:
+            raise DataError(f"torchvision dataset {name} cannot be read from {root!r}: {exc}") from exc
+        self.image_size, self.channels, self.source = image_size, channels, f"torchvision:{name}:{root}"
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def __getitem__(self, i: int) -> Tensor:
+        item = self.inner[i]
+        image = item[0] if isinstance(item, (tuple, list)) else item
+        return pil_to_tensor(image, self.image_size, self.channels)
+
+
+def load_image_path(source: str, config, split: str, skip_bad_files: bool) -> Dataset:
+    """The image modality's loader for user data: a folder of images, or
+    ``torchvision:NAME:ROOT`` for a torchvision dataset stored under ``ROOT``."""
+    if source.startswith("torchvision:"):
+        _, name, root = (source.split(":", 2) + ["", ""])[:3]
+        if not name or not root:
+            raise ConfigError(f"expected torchvision:NAME:ROOT, got {source!r}")
+        return TorchvisionImages(name, root, config.image_size, config.channels, train=split == "train")
+    return ImageFolder(source, config.image_size, config.channels, skip_bad_files)
+
+
+def check_image_batch(batch: Tensor, channels: int, image_size: int, family: str) -> Tensor:
+    """Raise :class:`DataError` unless ``batch`` is a float tensor (N, channels, size, size)."""
+    expected = (channels, image_size, image_size)
+    if not isinstance(batch, Tensor) or batch.dim() != 4 or tuple(batch.shape[1:]) != expected:
+        got = tuple(batch.shape) if isinstance(batch, Tensor) else type(batch).__name__
+        raise DataError(f"{family} expects image batches of shape (N, {', '.join(map(str, expected))}), "
+                        f"got {got}; build it with image_size and channels matching the data")
+    if not batch.is_floating_point():
+        raise DataError(f"{family} expects float images in [-1, 1], got dtype {batch.dtype}")
+    return batch

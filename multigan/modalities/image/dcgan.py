@@ -1,0 +1,131 @@
+"""DCGAN (Radford, Metz & Chintala, 2015): all-convolutional G and D with BatchNorm.
+
+G maps z ~ N(0, I) through a 4x4 projection and stride-2 transposed convolutions (BatchNorm,
+ReLU; tanh output); D mirrors it with stride-2 convolutions (LeakyReLU 0.2, BatchNorm after
+the first layer). Weights start from N(0, 0.02). Any power-of-two size from 32 up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ... import losses
+from ...config import GANConfig, make_config, option
+from ...errors import ConfigError
+from ...gan import GAN, Losses
+from ...registry import register_model
+from .data import check_image_batch
+
+
+@dataclass
+class DCGANConfig(GANConfig):
+    """The paper's settings: 64x64 RGB, z of 100, Adam 2e-4 with beta1 0.5, batch 128."""
+
+    image_size: int = option(64, "height and width in pixels, a power of two >= 32", low=32)
+    channels: int = option(3, "1 (grayscale) or 3 (RGB)", choices=(1, 3))
+    latent_dim: int = option(100, "size of z", low=1)
+    g_width: int = option(64, "G's channels at full resolution, doubled at each halving", low=1)
+    d_width: int = option(64, "D's channels at full resolution, doubled at each halving", low=1)
+    loss: str = option("non_saturating", "adversarial loss", choices=tuple(losses.ADVERSARIAL_LOSSES))
+    lr_g: float = option(2e-4, "generator learning rate (Adam)", low=0, low_open=True)
+    lr_d: float = option(2e-4, "discriminator learning rate (Adam)", low=0, low_open=True)
+    betas_g: tuple[float, float] = option((0.5, 0.999), "generator Adam betas", low=0, high=1)
+    betas_d: tuple[float, float] = option((0.5, 0.999), "discriminator Adam betas", low=0, high=1)
+    batch_size: int = option(128, "default batch size", low=1)
+    max_steps: int = option(1500, "default number of generator steps", low=1)
+
+    def validate(self) -> None:
+        if self.image_size & (self.image_size - 1):
+            raise ConfigError(f"config key 'image_size': got {self.image_size}, allowed: a power of two "
+                              f">= 32 (nearest: {2 ** round(math.log2(self.image_size))})")
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """z (N, latent_dim) -> images (N, channels, size, size) in [-1, 1]."""
+
+    def __init__(self, latent_dim: int, image_size: int, channels: int, width: int):
+        super().__init__()
+        n_up = int(math.log2(image_size)) - 2  # 4x4 -> image_size in stride-2 steps
+        ch = width * 2 ** (n_up - 1)
+        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, ch, 4, 1, 0, bias=False),
+                                   nn.BatchNorm2d(ch), nn.ReLU(True)]
+        for _ in range(n_up - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.apply(_init_weights)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z.view(z.shape[0], -1, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """images (N, channels, size, size) -> logits (N,)."""
+
+    def __init__(self, image_size: int, channels: int, width: int):
+        super().__init__()
+        n_down = int(math.log2(image_size)) - 2
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        ch = width
+        for _ in range(n_down - 1):
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            ch *= 2
+        layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]
+        self.net = nn.Sequential(*layers)
+        self.apply(_init_weights)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).flatten()
+
+
+class DCGAN(GAN):
+    """DCGAN with a configurable adversarial loss (the paper's is non-saturating)."""
+
+    config: DCGANConfig
+
+    def __init__(self, config: DCGANConfig):
+        super().__init__(config,
+                         DCGANGenerator(config.latent_dim, config.image_size, config.channels, config.g_width),
+                         DCGANDiscriminator(config.image_size, config.channels, config.d_width))
+
+    def latent(self, n: int, rng: torch.Generator | None = None) -> Tensor:
+        return torch.randn(n, self.config.latent_dim, device=self.device, generator=rng)
+
+    def generate(self, n: int | None, *, cond=None, rng: torch.Generator) -> Tensor:
+        if cond is not None:
+            raise ConfigError("dcgan is unconditional: call sample(n) without cond")
+        if not isinstance(n, int) or n < 1:
+            raise ConfigError(f"sample(n) needs a number of samples >= 1, got {n!r}")
+        return self.sampling_generator(self.latent(n, rng))
+
+    def discriminator_loss(self, batch: Tensor) -> Losses:
+        c = self.config
+        real = check_image_batch(batch, c.channels, c.image_size, "dcgan")
+        with torch.no_grad():
+            fake = self.generator(self.latent(real.shape[0]))
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        return {"loss": losses.discriminator_loss(c.loss, real_logits, fake_logits),
+                "real_logit": real_logits.mean(), "fake_logit": fake_logits.mean()}
+
+    def generator_loss(self, batch: Tensor) -> Losses:
+        fake = self.generator(self.latent(batch.shape[0]))
+        return {"loss": losses.generator_loss(self.config.loss, self.discriminator(fake))}
+
+
+@register_model("dcgan", modality="image")
+def dcgan(**overrides) -> DCGAN:
+    """DCGAN with the paper's defaults (64x64x3); ``image_size=32, channels=1`` for digits."""
+    return DCGAN(make_config(DCGANConfig, overrides))

@@ -1,0 +1,43 @@
+"""Writing images a person can look at: a PNG grid per batch of samples."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+
+def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2) -> np.ndarray:
+    """Tile images (N, C, H, W) in [-1, 1] into one uint8 array (H', W', C) on a black background."""
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"expected images of shape (N, 1 or 3, H, W), got {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    grid = torch.zeros(c, rows * (h + padding) + padding, nrow * (w + padding) + padding, dtype=torch.uint8)
+    pixels = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        top, left = padding + r * (h + padding), padding + col * (w + padding)
+        grid[:, top:top + h, left:left + w] = pixels[i]
+    return grid.permute(1, 2, 0).numpy()
+
+
+def save_image_grid(images: Tensor, path: str | Path, nrow: int | None = None) -> Path:
+    """Save images (N, C, H, W) in [-1, 1] as one PNG grid at ``path``."""
+    array = image_grid(images, nrow)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(path)
+    return path
+
+
+def write_image_samples(samples: Tensor, stem: Path) -> list[Path]:
+    """The image modality's sample writer: ``<stem>.png``, a grid of all samples."""
+    stem = Path(stem)
+    path = stem if stem.suffix.lower() == ".png" else stem.with_name(stem.name + ".png")
+    return [save_image_grid(samples, path)]

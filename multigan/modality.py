@@ -1,0 +1,70 @@
+"""What a modality tells the shared trainer, CLI and evaluator: where data comes from, how to
+write samples a person can look at, and how to score a trained GAN.
+
+A modality is registered once (``register_modality(Modality(...))``) and then every family of
+that modality trains with :class:`multigan.Trainer` without any modality-specific code there.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from torch.utils.data import Dataset
+
+from .errors import DataError
+
+if TYPE_CHECKING:
+    from .config import GANConfig
+    from .gan import GAN
+
+#: ``(config, split) -> Dataset``: a built-in dataset, shaped for the model's config.
+BuiltinDataset = Callable[["GANConfig", str], Dataset]
+#: ``(path, config, split, skip_bad_files) -> Dataset``: local files.
+PathDataset = Callable[[str, "GANConfig", str, bool], Dataset]
+#: ``(samples, path_without_suffix) -> written files``.
+SampleWriter = Callable[[Any, Path], list[Path]]
+#: ``(gan, data, n_samples, seed) -> {metric: value}``.
+Evaluator = Callable[["GAN", str, int | None, int], dict[str, float]]
+
+
+@dataclass
+class Modality:
+    """A kind of data (image, audio, text, ... ) and everything the trainer needs to use it.
+
+    Attributes:
+        name: the modality's name, as families give it to ``register_model``.
+        default_data: the built-in dataset used when no data is given.
+        datasets: built-in datasets by name.
+        load_path: loader for a local file or folder (names the file in its errors).
+        write_samples: writes what ``gan.sample`` returns as files a person can open.
+        evaluate: quality metrics of a trained GAN (``multigan eval``).
+        config_hints: config fields a data source dictates (``digits`` -> 32x32, one channel),
+            applied by the CLI when the user does not set them.
+    """
+
+    name: str
+    default_data: str
+    datasets: Mapping[str, BuiltinDataset]
+    load_path: PathDataset
+    write_samples: SampleWriter
+    evaluate: Evaluator | None = None
+    config_hints: Callable[[str], dict[str, Any]] = field(default=lambda source: {})
+
+    def dataset(self, source: str | Dataset | None, config: "GANConfig", split: str = "train",
+                skip_bad_files: bool = False) -> Dataset:
+        """Resolve ``source`` (a built-in name, a local path, or a Dataset) to a Dataset."""
+        if source is None:
+            source = self.default_data
+        if isinstance(source, Dataset):
+            return source
+        if source in self.datasets:
+            return self.datasets[source](config, split)
+        # "scheme:..." sources (such as torchvision:MNIST:/root) are the loader's to interpret
+        if not Path(source).expanduser().exists() and not re.match(r"^[A-Za-z][\w+.-]*:", source):
+            raise DataError(f"data {source!r} is neither a built-in {self.name} dataset "
+                            f"({', '.join(sorted(self.datasets))}) nor an existing path")
+        return self.load_path(source, config, split, skip_bad_files)

@@ -1,0 +1,123 @@
+"""Models and modalities by name, and discovery of third-party plugins.
+
+A family registers a factory with :func:`register_model`; a modality registers its data
+sources, sample writer and metrics with :func:`register_modality`. Built-in modalities and the
+entry-point group ``multigan.plugins`` are imported on first use of the registry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import MultiganError, UnknownModelError, did_you_mean
+
+if TYPE_CHECKING:
+    from .gan import GAN
+    from .modality import Modality
+
+PLUGIN_GROUP = "multigan.plugins"
+_BUILTIN_MODULES = ("multigan.modalities.image",)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered family: its name, modality and factory ``(**overrides) -> GAN``."""
+
+    name: str
+    modality: str
+    factory: Callable[..., "GAN"]
+
+
+_models: dict[str, ModelEntry] = {}
+_modalities: dict[str, "Modality"] = {}
+_loaded = False
+
+
+def register_model(name: str, *, modality: str) -> Callable[[Callable[..., "GAN"]], Callable[..., "GAN"]]:
+    """Decorator registering a family factory under ``name`` for ``modality``.
+
+    >>> @register_model("mygan", modality="image")
+    ... def mygan(**overrides) -> GAN: ...
+    """
+    def decorator(factory: Callable[..., "GAN"]) -> Callable[..., "GAN"]:
+        if name in _models and _models[name].factory is not factory:
+            raise MultiganError(f"model {name!r} is already registered by {_models[name].factory.__module__}")
+        _models[name] = ModelEntry(name, modality, factory)
+        return factory
+    return decorator
+
+
+def register_modality(modality: "Modality") -> "Modality":
+    """Register a :class:`~multigan.modality.Modality` (its data, sample writer and metrics)."""
+    if modality.name in _modalities and _modalities[modality.name] is not modality:
+        raise MultiganError(f"modality {modality.name!r} is already registered")
+    _modalities[modality.name] = modality
+    return modality
+
+
+def load_plugins(force: bool = False) -> None:
+    """Import the built-in modalities and every ``multigan.plugins`` entry point (once).
+
+    A plugin that fails to import is reported with a warning and skipped, so one broken
+    package does not take the whole library down.
+    """
+    global _loaded
+    if _loaded and not force:
+        return
+    _loaded = True
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+    importlib.invalidate_caches()
+    for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        try:
+            ep.load()
+        except Exception as exc:  # a broken third-party plugin must not break multigan
+            warnings.warn(f"multigan plugin {ep.name!r} ({ep.value}) failed to load: {exc!r}", stacklevel=2)
+
+
+def list_models(modality: str | None = None) -> list[str]:
+    """Sorted names of the registered families, optionally of one modality."""
+    load_plugins()
+    if modality is not None:
+        get_modality(modality)  # raises for an unknown modality
+    return sorted(n for n, e in _models.items() if modality is None or e.modality == modality)
+
+
+def list_modalities() -> list[str]:
+    """Sorted names of the registered modalities."""
+    load_plugins()
+    return sorted(_modalities)
+
+
+def model_entry(name: str) -> ModelEntry:
+    """The registry entry of ``name``; :class:`UnknownModelError` with close matches otherwise."""
+    load_plugins()
+    if name not in _models:
+        raise UnknownModelError(f"unknown model {name!r}." + did_you_mean(name, _models)
+                                + f" Registered models: {', '.join(sorted(_models)) or 'none'}")
+    return _models[name]
+
+
+def get_modality(name: str) -> "Modality":
+    """The registered modality ``name``; :class:`UnknownModelError` with close matches otherwise."""
+    load_plugins()
+    if name not in _modalities:
+        raise UnknownModelError(f"unknown modality {name!r}." + did_you_mean(name, _modalities)
+                                + f" Registered modalities: {', '.join(sorted(_modalities))}")
+    return _modalities[name]
+
+
+def build(name: str, **overrides: Any) -> "GAN":
+    """Build family ``name`` with its reference defaults, changed by keyword ``overrides``."""
+    from .gan import GAN
+
+    entry = model_entry(name)
+    gan = entry.factory(**overrides)
+    if not isinstance(gan, GAN):
+        raise MultiganError(f"the factory of {name!r} returned {type(gan).__name__}, not a multigan.GAN")
+    gan.name, gan.modality = entry.name, entry.modality
+    return gan

@@ -1,0 +1,135 @@
+"""Checkpoints: written atomically, loadable with ``weights_only=True``, complete enough that a
+resumed run takes exactly the steps an uninterrupted one would have taken."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+
+if TYPE_CHECKING:
+    from ..gan import GAN
+
+FORMAT = "multigan-checkpoint"
+VERSION = 1
+
+
+def checkpoint_dir(run_dir: str | os.PathLike) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def save_atomic(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``:
+    a crash at any moment leaves either the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def link_atomic(src: Path, dst: Path) -> None:
+    """Make ``dst`` the same file as ``src`` (a hard link, or a copy where links are not
+    supported), replacing ``dst`` atomically."""
+    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        tmp.write_bytes(src.read_bytes())
+    os.replace(tmp, dst)
+    _fsync_dir(dst.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # not every platform can open a folder
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_state(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint file (with ``weights_only=True``: no pickled code is run)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise DataError(f"checkpoint {str(path)!r} is corrupt or not a multigan checkpoint: {exc}") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise DataError(f"checkpoint {str(path)!r} is not a multigan checkpoint")
+    return state
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """A run folder's ``checkpoints/last.pt``, or ``path`` itself when it is a file."""
+    path = Path(path)
+    if path.is_dir():
+        last = checkpoint_dir(path) / "last.pt"
+        if not last.is_file():
+            raise DataError(f"run folder {str(path)!r} has no checkpoint ({last} is missing)")
+        return last
+    return path
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random state training draws from: Python, NumPy, torch CPU and CUDA."""
+    py = random.getstate()
+    np_state = np.random.get_state()
+    state = {
+        "python": [py[0], list(py[1]), py[2]],
+        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` saved."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"],
+                         n["has_gauss"], n["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def load_gan(path: str | os.PathLike, device: str | torch.device = "cpu") -> "GAN":
+    """A trained GAN from a run folder (its ``checkpoints/last.pt``) or a checkpoint file.
+
+    The family is rebuilt from the config saved in the checkpoint, so sampling needs nothing
+    else; the EMA generator is restored when the run had one. The GAN is in eval mode.
+    """
+    from ..registry import build
+    from .ema import make_ema
+
+    state = load_state(resolve_checkpoint(path))
+    gan = build(state["name"], **state["config"])
+    gan.generator.load_state_dict(state["generator"])
+    gan.discriminator.load_state_dict(state["discriminator"])
+    if state.get("generator_ema") is not None:
+        gan.generator_ema = make_ema(gan.generator)
+        gan.generator_ema.load_state_dict(state["generator_ema"])
+    return gan.to(device).eval()

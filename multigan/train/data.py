@@ -1,0 +1,81 @@
+"""The trainer's view of a dataset: an endless, resumable, shardable stream of batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, default_collate
+
+from ..errors import DataError
+
+
+class BatchStream:
+    """Endless batches from ``dataset``; its whole state is :attr:`position` (batches drawn).
+
+    Epoch ``e`` visits the permutation drawn from ``(seed, e)``; each rank takes every
+    ``world_size``-th index of it, and incomplete batches are dropped, so every batch has
+    ``batch_size`` items. Setting ``position`` resumes the stream exactly where it was.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int = 0, rank: int = 0,
+                 world_size: int = 1, num_workers: int = 0):
+        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+        self.rank, self.world_size, self.num_workers = rank, world_size, num_workers
+        n = len(dataset)  # type: ignore[arg-type]
+        if n == 0:
+            raise DataError(f"the dataset {describe(dataset)} is empty")
+        self.batches_per_epoch = (n // world_size) // batch_size
+        if self.batches_per_epoch == 0:
+            raise DataError(f"the dataset {describe(dataset)} has {n} items, fewer than one batch "
+                            f"of {batch_size} per process ({world_size} processes): lower the batch size")
+        self.position = 0
+        self._iterator: Any = None
+        self._iterator_position = -1
+
+    def _epoch_batches(self, epoch: int) -> list[list[int]]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.dataset), generator=g)[self.rank::self.world_size]  # type: ignore[arg-type]
+        b = self.batch_size
+        return [order[i * b:(i + 1) * b].tolist() for i in range(self.batches_per_epoch)]
+
+    def __iter__(self) -> "BatchStream":
+        return self
+
+    def __next__(self) -> Any:
+        epoch, offset = divmod(self.position, self.batches_per_epoch)
+        if self._iterator is None or self._iterator_position != self.position:
+            batches = self._epoch_batches(epoch)[offset:]
+            # A private generator: making a DataLoader iterator would otherwise draw its worker
+            # seed from the global RNG, and a resumed run would draw it at another moment.
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._iterator = iter(DataLoader(self.dataset, batch_sampler=batches, generator=g,
+                                             num_workers=self.num_workers, collate_fn=default_collate))
+        batch = next(self._iterator)
+        self.position += 1
+        self._iterator_position = self.position
+        if self.position % self.batches_per_epoch == 0:
+            self._iterator = None  # the next batch starts a new epoch (a new permutation)
+        return batch
+
+
+def describe(dataset: Dataset) -> str:
+    """A dataset's name for messages: its ``source`` attribute if it has one, else its class."""
+    return repr(getattr(dataset, "source", type(dataset).__name__))
+
+
+def first_items(dataset: Dataset, n: int) -> Any:
+    """The first ``n`` items of ``dataset`` as one batch (a fixed batch for sample previews)."""
+    n = min(n, len(dataset))  # type: ignore[arg-type]
+    return default_collate([dataset[i] for i in range(n)])
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move a batch (a tensor, or tuples, lists and dicts of them) to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch

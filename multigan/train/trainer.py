@@ -1,0 +1,289 @@
+"""The adversarial training loop shared by every family and modality.
+
+The trainer asks the GAN for its losses (``discriminator_loss``, ``generator_loss`` and any
+pre-training ``phases``) and the modality for data and sample writers; it owns everything else:
+optimisers, precision, clipping, EMA, checkpoints, logging and progress.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from ..config import config_to_dict
+from ..errors import ConfigError, DataError, TrainingError
+from ..gan import GAN, Losses, Phase
+from ..registry import get_modality
+from . import distributed
+from .checkpoint import (FORMAT, VERSION, checkpoint_dir, link_atomic, load_state, rng_state,
+                         save_atomic, set_rng_state)
+from .data import BatchStream, first_items, to_device
+from .ema import make_ema, update_ema
+from .logging import MetricsLogger
+
+PRECISIONS = ("32", "bf16-mixed", "16-mixed")
+NETWORKS = ("generator", "discriminator")
+# Config fields a resumed run may change: the schedule's length, not what is being trained.
+RESUMABLE_CHANGES = ("max_steps",)
+
+
+class Trainer:
+    """Trains ``gan`` on ``data`` and writes a run folder.
+
+    Args:
+        gan: a GAN from :func:`multigan.build`.
+        data: a built-in dataset name of the GAN's modality, a local path, or a
+            ``torch.utils.data.Dataset``; None for the modality's default dataset.
+        out_dir: the run folder (``config.json``, ``metrics.jsonl``, ``checkpoints/``,
+            ``samples/``). Training resumes from its last checkpoint if there is one.
+        max_steps: generator (adversarial) steps; defaults to ``gan.config.max_steps``.
+            Pre-training phases run before them.
+        batch_size: defaults to ``gan.config.batch_size``.
+        precision: ``"32"``, ``"bf16-mixed"`` (CPU and CUDA) or ``"16-mixed"`` (CUDA).
+        seed: seeds Python, NumPy and torch, and the data order.
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        sample_every, checkpoint_every, log_every: in steps; 0 turns periodic writing off
+            (the last step is always checkpointed and sampled).
+        n_preview: how many samples each preview writes.
+        num_workers: DataLoader worker processes.
+        skip_bad_files: skip unreadable data files with a warning instead of raising.
+        progress: show a progress bar.
+    """
+
+    def __init__(self, gan: GAN, data: str | Dataset | None = None, out_dir: str | Path | None = None,
+                 max_steps: int | None = None, batch_size: int | None = None, precision: str = "32",
+                 seed: int = 0, device: str = "auto", sample_every: int = 500, checkpoint_every: int = 500,
+                 log_every: int = 10, n_preview: int = 64, num_workers: int = 0,
+                 skip_bad_files: bool = False, progress: bool = True):
+        self.gan = gan
+        self.data = data
+        self.out_dir = Path(out_dir if out_dir is not None else Path("runs") / gan.name)
+        self.max_steps = _positive("max_steps", gan.config.max_steps if max_steps is None else max_steps)
+        self.batch_size = _positive("batch_size", gan.config.batch_size if batch_size is None else batch_size)
+        for name, value in (("sample_every", sample_every), ("checkpoint_every", checkpoint_every),
+                            ("log_every", log_every), ("n_preview", n_preview), ("num_workers", num_workers)):
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
+        if precision not in PRECISIONS:
+            raise ConfigError(f"precision {precision!r} is not supported; allowed: {', '.join(PRECISIONS)}")
+        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
+        if precision == "16-mixed" and self.device.type != "cuda":
+            raise ConfigError("precision '16-mixed' needs a CUDA device; on the CPU use 'bf16-mixed' or '32'")
+        self.precision, self.seed = precision, seed
+        self.sample_every, self.checkpoint_every, self.log_every = sample_every, checkpoint_every, log_every
+        self.n_preview, self.num_workers = n_preview, num_workers
+        self.skip_bad_files, self.progress = skip_bad_files, progress
+        self.step = 0
+
+    # ------------------------------------------------------------------ settings
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The trainer's arguments, as recorded in ``config.json``."""
+        data = self.data if self.data is None or isinstance(self.data, str) else type(self.data).__name__
+        return {"data": data, "out_dir": str(self.out_dir), "max_steps": self.max_steps,
+                "batch_size": self.batch_size, "precision": self.precision, "seed": self.seed,
+                "sample_every": self.sample_every, "checkpoint_every": self.checkpoint_every,
+                "log_every": self.log_every, "n_preview": self.n_preview, "num_workers": self.num_workers,
+                "skip_bad_files": self.skip_bad_files}
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self) -> GAN:
+        """Train to ``max_steps`` (resuming from the run folder's last checkpoint) and return the GAN."""
+        gan, cfg = self.gan, self.gan.config
+        main = distributed.is_main()
+        modality = get_modality(gan.modality)
+        _seed_everything(self.seed)
+
+        dataset = modality.dataset(self.data, cfg, "train", self.skip_bad_files)
+        self.stream = BatchStream(dataset, self.batch_size, self.seed, distributed.rank(),
+                                  distributed.world_size(), self.num_workers)
+        gan.to(self.device).train()
+        if cfg.ema_decay > 0 and gan.generator_ema is None:
+            gan.generator_ema = make_ema(gan.generator)
+        nets = {"generator": gan.generator, "discriminator": gan.discriminator}
+        self.optimizers = {
+            "generator": torch.optim.Adam(gan.generator.parameters(), lr=cfg.lr_g, betas=cfg.betas_g),
+            "discriminator": torch.optim.Adam(gan.discriminator.parameters(), lr=cfg.lr_d, betas=cfg.betas_d),
+        }
+        # One scaler per network: an overflow in D's backward must not skip or rescale G's step.
+        self.scalers = {k: torch.amp.GradScaler(self.device.type, enabled=self.precision == "16-mixed")
+                        for k in NETWORKS}
+        self.clip = {"generator": cfg.grad_clip_g, "discriminator": cfg.grad_clip_d}
+        self._nets = nets
+        phases = gan.phases(self.stream.batches_per_epoch)
+        total = sum(p.steps for p in phases) + self.max_steps
+
+        self.logger = MetricsLogger(self.out_dir, enabled=main)
+        if main:
+            self._prepare_out_dir()
+        self.step = 0
+        last = checkpoint_dir(self.out_dir) / "last.pt"
+        if last.is_file():
+            self._resume(load_state(last))
+            self.logger.truncate_after(self.step)
+        if main:
+            (self.out_dir / "config.json").write_text(json.dumps(
+                {"name": gan.name, "modality": gan.modality, "config": config_to_dict(cfg),
+                 "train": self.settings}, indent=2) + "\n")
+        preview_batch = to_device(first_items(dataset, self.n_preview), self.device)
+
+        bar = tqdm(total=total, initial=self.step, disable=not (self.progress and main),
+                   unit="step", dynamic_ncols=True, desc=gan.name)
+        start_time, start_step = time.perf_counter(), self.step
+        try:
+            while self.step < total:
+                phase = _phase_at(phases, self.step)
+                if phase is not None:
+                    logs = self._update(phase.network, phase.loss, prefix=phase.name)
+                else:
+                    for _ in range(cfg.n_critic):
+                        logs_d = self._update("discriminator", gan.discriminator_loss, prefix="d")
+                    logs = {**logs_d, **self._update("generator", gan.generator_loss, prefix="g")}
+                    if gan.generator_ema is not None:
+                        update_ema(gan.generator_ema, gan.generator, cfg.ema_decay)
+                self.step += 1
+                bar.update(1)
+                done = self.step == total
+                if _due(self.step, self.log_every) or done:
+                    speed = (self.step - start_step) / max(time.perf_counter() - start_time, 1e-9)
+                    values = {k: v.item() for k, v in logs.items()}
+                    self.logger.log(self.step, {"phase": phase.name if phase else "adversarial",
+                                                **values, "steps_per_s": speed})
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in values.items() if k.endswith("loss")})
+                if main and (_due(self.step, self.sample_every) or done):
+                    self.write_preview(preview_batch)
+                if main and (_due(self.step, self.checkpoint_every) or done):
+                    self.save_checkpoint()
+        finally:
+            bar.close()
+            self.logger.close()
+        gan.eval()
+        return gan
+
+    def _update(self, network: str, loss_fn: Callable[[Any], Losses], prefix: str) -> dict[str, torch.Tensor]:
+        """One optimiser step of ``network`` on ``loss_fn(next batch)``; returns detached logs."""
+        other = self._nets[NETWORKS[1 - NETWORKS.index(network)]]
+        other.requires_grad_(False)  # its weight gradients would be thrown away
+        try:
+            batch = to_device(next(self.stream), self.device)
+            with self._autocast():
+                out = loss_fn(batch)
+            loss = out["loss"]
+            if not torch.isfinite(loss).all():
+                last = checkpoint_dir(self.out_dir) / "last.pt"
+                kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written yet"
+                raise TrainingError(f"non-finite {prefix} loss {loss.item()} at step {self.step + 1} "
+                                    f"({network} update); {kept}. Lower the learning rate, enable "
+                                    f"gradient clipping, or use precision '32'")
+            optimizer, scaler = self.optimizers[network], self.scalers[network]
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if self.clip[network] > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(self._nets[network].parameters(), self.clip[network])
+            scaler.step(optimizer)
+            scaler.update()
+        finally:
+            other.requires_grad_(True)
+        return {f"{prefix}_{k}": v.detach().float() for k, v in out.items()}
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16-mixed" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    # ------------------------------------------------------------------ files
+    def _prepare_out_dir(self) -> None:
+        try:
+            for sub in ("checkpoints", "samples"):
+                (self.out_dir / sub).mkdir(parents=True, exist_ok=True)
+            probe = self.out_dir / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise DataError(f"output folder {str(self.out_dir)!r} cannot be written: {exc}") from exc
+
+    def write_preview(self, batch: Any) -> list[Path]:
+        """Write the GAN's preview samples as ``samples/step-NNNNNN.<ext>``."""
+        samples = self.gan.preview(batch, self.n_preview)
+        writer = get_modality(self.gan.modality).write_samples
+        return writer(samples, self.out_dir / "samples" / f"step-{self.step:06d}")
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs to take the same next steps."""
+        gan = self.gan
+        return {
+            "format": FORMAT, "version": VERSION, "name": gan.name, "modality": gan.modality,
+            "config": config_to_dict(gan.config), "train": self.settings, "step": self.step,
+            "generator": gan.generator.state_dict(), "discriminator": gan.discriminator.state_dict(),
+            "generator_ema": None if gan.generator_ema is None else gan.generator_ema.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
+            "data_position": self.stream.position, "rng": rng_state(),
+        }
+
+    def save_checkpoint(self) -> Path:
+        """Write ``checkpoints/step-NNNNNN.pt`` atomically and point ``last.pt`` at it."""
+        folder = checkpoint_dir(self.out_dir)
+        path = folder / f"step-{self.step:06d}.pt"
+        save_atomic(self.state_dict(), path)
+        link_atomic(path, folder / "last.pt")
+        return path
+
+    def _resume(self, state: dict[str, Any]) -> None:
+        gan = self.gan
+        if state["name"] != gan.name:
+            raise ConfigError(f"{self.out_dir} holds a {state['name']!r} run, not {gan.name!r}; "
+                              "choose another output folder")
+        mine = config_to_dict(gan.config)
+        changed = sorted(k for k in set(mine) | set(state["config"])
+                         if k not in RESUMABLE_CHANGES and mine.get(k) != state["config"].get(k))
+        if changed:
+            diffs = ", ".join(f"{k}: {state['config'].get(k)!r} -> {mine.get(k)!r}" for k in changed)
+            raise ConfigError(f"{self.out_dir} holds a run with another config ({diffs}); "
+                              "choose another output folder or keep the run's config")
+        gan.generator.load_state_dict(state["generator"])
+        gan.discriminator.load_state_dict(state["discriminator"])
+        if gan.generator_ema is not None and state["generator_ema"] is not None:
+            gan.generator_ema.load_state_dict(state["generator_ema"])
+        for k in NETWORKS:
+            self.optimizers[k].load_state_dict(state["optimizers"][k])
+            self.scalers[k].load_state_dict(state["scalers"][k])
+        self.step = state["step"]
+        self.stream.position = state["data_position"]
+        set_rng_state(state["rng"])
+
+
+def _positive(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _due(step: int, every: int) -> bool:
+    return every > 0 and step % every == 0
+
+
+def _phase_at(phases: list[Phase], step: int) -> Phase | None:
+    """The pre-training phase that step ``step`` (0-based) belongs to; None once adversarial."""
+    for phase in phases:
+        if step < phase.steps:
+            return phase
+        step -= phase.steps
+    return None
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,57 @@
+"""DCGAN on the built-in digits: the quality proof of the image modality.
+
+    python recipes/dcgan_digits.py                        # the full run, about 10 minutes on 2 CPU cores
+    python recipes/dcgan_digits.py --scale 0.1            # a tenth of the steps
+    python recipes/dcgan_digits.py --set g_width=32 --out runs/narrow
+
+The same run from the command line: multigan train --config recipes/dcgan_digits.json
+
+Trains DCGAN (32x32, one channel) on the real training split, then measures the Fréchet
+distance in the features of a digits classifier between 1,000 samples and the real test split,
+against an untrained generator of the same config, and how many of the ten digits appear.
+Target: fd < 0.25 x fd_untrained and all ten digits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import multigan
+from multigan.config import parse_set_options
+from multigan.registry import get_modality
+
+CONFIG = Path(__file__).with_suffix(".json")
+
+
+def main(out_dir: str | Path = "runs/dcgan_digits", scale: float = 1.0, overrides: dict | None = None,
+         n_samples: int = 1000, progress: bool = True) -> dict:
+    """Train, evaluate, print the figures beside the targets, and return the metrics."""
+    recipe = json.loads(CONFIG.read_text())
+    train = dict(recipe["train"])
+    train["max_steps"] = max(1, round(train["max_steps"] * scale))
+    gan = multigan.build(recipe["name"], **{**recipe["config"], **(overrides or {})})
+    trainer = multigan.Trainer(gan, out_dir=out_dir, progress=progress, **train)
+    trainer.fit()
+
+    metrics = get_modality(gan.modality).evaluate(gan, train["data"], n_samples, 0)
+    (Path(out_dir) / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    ratio = metrics["fd"] / metrics["fd_untrained"]
+    print(f"\nDCGAN on digits, {train['max_steps']} steps (scale {scale})")
+    print(f"  fd            {metrics['fd']:10.2f}   (real train vs test: {metrics['fd_real']:.2f})")
+    print(f"  fd_untrained  {metrics['fd_untrained']:10.2f}")
+    print(f"  fd ratio      {ratio:10.3f}   target < 0.25: {'met' if ratio < 0.25 else 'MISSED'}")
+    print(f"  modes         {metrics['modes_covered']:7d}/10   target 10: "
+          f"{'met' if metrics['modes_covered'] == 10 else 'MISSED'}")
+    print(f"samples: {Path(out_dir) / 'samples'}   metrics: {Path(out_dir) / 'eval.json'}")
+    return metrics
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="runs/dcgan_digits")
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the recipe's steps")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    main(args.out, args.scale, parse_set_options(args.set))

@@ -1,0 +1,18 @@
+import os
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _multigan_cache(tmp_path_factory):
+    """Keep cached classifiers in one temporary folder per test session, not in ~/.cache."""
+    os.environ.setdefault("MULTIGAN_CACHE", str(tmp_path_factory.mktemp("multigan-cache")))
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _restore_rng():
+    """Tests seed torch freely; give every test the same starting state."""
+    torch.manual_seed(0)
+    yield

@@ -1,0 +1,76 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from multigan.cli import main
+
+SMALL = ["--set", "g_width=8", "--set", "d_width=8", "--set", "latent_dim=16"]
+
+
+def train(out, *extra):
+    return main(["train", "dcgan", "--steps", "3", "--batch-size", "8", "--out", str(out), "--no-progress",
+                 "--log-every", "1", *SMALL, *extra])
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    assert "dcgan" in capsys.readouterr().out
+    assert main(["list", "--modality", "image"]) == 0
+    assert capsys.readouterr().out.split() == ["dcgan", "image"]
+
+
+def test_console_script_is_installed():
+    out = subprocess.run([sys.executable, "-m", "multigan", "list"], capture_output=True, text=True, check=True)
+    assert "dcgan" in out.stdout
+
+
+def test_train_sample_eval(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train(run) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert (config["config"]["image_size"], config["config"]["channels"]) == (32, 1)  # from digits
+    assert (run / "checkpoints" / "last.pt").is_file() and (run / "samples" / "step-000003.png").is_file()
+    capsys.readouterr()
+
+    assert main(["sample", str(run), "--n", "9", "--out", str(tmp_path / "grid.png")]) == 0
+    assert (tmp_path / "grid.png").is_file()
+    assert main(["sample", str(run / "checkpoints" / "last.pt"), "--n", "4", "--seed", "3"]) == 0
+    assert (run / "samples" / "sample-seed3.png").is_file()
+    capsys.readouterr()
+
+    assert main(["eval", str(run), "--n", "200"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    metrics = json.loads(last)
+    assert {"fd", "fd_untrained", "modes_covered", "modes_total"} <= set(metrics)
+    assert json.loads((run / "eval.json").read_text()) == metrics
+
+
+def test_config_json_repeats_a_run(tmp_path):
+    first, again = tmp_path / "first", tmp_path / "again"
+    assert train(first, "--set", "loss=hinge", "--seed", "5") == 0
+    assert main(["train", "--config", str(first / "config.json"), "--out", str(again), "--no-progress"]) == 0
+    strip = lambda path: [{k: v for k, v in json.loads(line).items() if k != "steps_per_s"}  # noqa: E731
+                          for line in (path / "metrics.jsonl").read_text().splitlines()]
+    assert strip(first) == strip(again) and len(strip(first)) == 3
+    repeated = json.loads((again / "config.json").read_text())
+    assert repeated["config"]["loss"] == "hinge" and repeated["train"]["seed"] == 5
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "dcgna"], "Did you mean 'dcgan'"),
+    (["train", "dcgan", "--set", "imagesize=32"], "unknown config key 'imagesize'"),
+    (["train", "dcgan", "--set", "lr_g=fast"], "config key 'lr_g': got 'fast', expected a number"),
+    (["train", "dcgan", "--steps", "0"], "max_steps must be a whole number >= 1"),
+    (["train", "dcgan", "--data", "/no/such/folder"], "'/no/such/folder' is neither"),
+    (["train"], "name a model family"),
+    (["sample", "/no/such/run"], "does not exist"),
+    (["list", "--modality", "imag"], "Did you mean 'image'"),
+])
+def test_errors_exit_2_with_a_message(tmp_path, capsys, argv, message):
+    if argv[0] == "train":
+        argv = [*argv, "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("multigan: error:") and message in err

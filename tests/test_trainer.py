@@ -1,0 +1,245 @@
+import json
+import os
+
+import pytest
+import torch
+
+import multigan
+from multigan.errors import ConfigError, DataError, TrainingError
+from multigan.gan import Phase
+from multigan.train import checkpoint
+
+SMALL = dict(image_size=32, channels=1, g_width=8, d_width=8, latent_dim=16)
+
+
+def small_gan(**overrides):
+    torch.manual_seed(0)  # the same initial weights in every run of a test
+    return multigan.build("dcgan", **{**SMALL, **overrides})
+
+
+def trainer(gan, out, **kw):
+    settings = dict(data="digits", out_dir=out, batch_size=16, log_every=1, sample_every=0,
+                    checkpoint_every=0, progress=False)
+    return multigan.Trainer(gan, **{**settings, **kw})
+
+
+def records(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def losses_of(out):
+    return [(r["step"], r["d_loss"], r["g_loss"]) for r in records(out)]
+
+
+def test_run_folder_layout(tmp_path):
+    out = tmp_path / "run"
+    trainer(small_gan(), out, max_steps=4, sample_every=2, checkpoint_every=2).fit()
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["last.pt", "step-000002.pt", "step-000004.pt"]
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-000002.png", "step-000004.png"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["name"] == "dcgan" and config["config"]["g_width"] == 8 and config["train"]["max_steps"] == 4
+    assert [r["step"] for r in records(out)] == [1, 2, 3, 4]
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+
+
+@pytest.mark.parametrize("options", [
+    dict(),
+    dict(n_critic=2, ema_decay=0.9, grad_clip_g=1.0, grad_clip_d=1.0, loss="hinge"),
+])
+def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path, options):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    trainer(small_gan(**options), straight, max_steps=6, seed=3).fit()
+    trainer(small_gan(**options), resumed, max_steps=3, seed=3, checkpoint_every=3).fit()
+    # a fresh process would start from scratch: new GAN, new trainer, same folder
+    gan = trainer(small_gan(**options), resumed, max_steps=6, seed=3).fit()
+    assert losses_of(straight) == losses_of(resumed)
+    a, b = multigan.load(straight), multigan.load(resumed)
+    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(x, y)
+    torch.testing.assert_close(a.sample(4, seed=1), gan.sample(4, seed=1), rtol=0, atol=0)
+
+
+def test_resume_drops_metrics_logged_after_the_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    trainer(small_gan(), out, max_steps=4, checkpoint_every=2).fit()
+    # pretend the process died after step 4 was logged but before its checkpoint
+    last = out / "checkpoints" / "last.pt"
+    checkpoint.link_atomic(out / "checkpoints" / "step-000002.pt", last)
+    trainer(small_gan(), out, max_steps=4).fit()
+    assert [r["step"] for r in records(out)] == [1, 2, 3, 4]
+
+
+def test_a_finished_run_is_not_trained_again(tmp_path):
+    out = tmp_path / "run"
+    trainer(small_gan(), out, max_steps=2).fit()
+    t = trainer(small_gan(), out, max_steps=2)
+    t.fit()
+    assert t.step == 2 and len(records(out)) == 2
+
+
+def test_resuming_with_another_config_is_refused(tmp_path):
+    out = tmp_path / "run"
+    trainer(small_gan(), out, max_steps=1).fit()
+    with pytest.raises(ConfigError, match="g_width: 8 -> 16"):
+        trainer(small_gan(g_width=16), out, max_steps=2).fit()
+
+
+def test_non_finite_loss_raises_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    gan = small_gan()
+    calls = {"n": 0}
+    real_loss = gan.generator_loss
+
+    def poisoned(batch):
+        calls["n"] += 1
+        losses = real_loss(batch)
+        if calls["n"] == 4:
+            losses["loss"] = losses["loss"] * float("nan")
+        return losses
+
+    monkeypatch.setattr(gan, "generator_loss", poisoned)
+    with pytest.raises(TrainingError) as err:
+        trainer(gan, out, max_steps=10, checkpoint_every=2).fit()
+    assert "non-finite g loss nan at step 4" in str(err.value)
+    assert "last.pt" in str(err.value)
+    state = checkpoint.load_state(out / "checkpoints" / "last.pt")
+    assert state["step"] == 2
+    assert all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
+
+
+def test_checkpoints_load_with_weights_only_and_hold_everything(tmp_path):
+    out = tmp_path / "run"
+    trainer(small_gan(ema_decay=0.99), out, max_steps=2).fit()
+    state = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    assert {"generator", "discriminator", "generator_ema", "optimizers", "scalers", "step", "rng",
+            "config", "data_position"} <= set(state)
+    assert set(state["optimizers"]) == {"generator", "discriminator"}
+    assert set(state["rng"]) >= {"python", "numpy", "torch"}
+    assert state["step"] == 2 and state["data_position"] == 4
+
+
+def test_an_interrupted_checkpoint_write_leaves_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    checkpoint.save_atomic({"format": checkpoint.FORMAT, "step": 1}, path)
+
+    def dying_save(obj, f):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save_atomic({"format": checkpoint.FORMAT, "step": 2}, path)
+    assert checkpoint.load_state(path)["step"] == 1
+    assert os.listdir(tmp_path) == ["last.pt"]
+
+
+def test_corrupt_or_missing_checkpoints_name_the_file(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(DataError, match="bad.pt"):
+        multigan.load(bad)
+    with pytest.raises(DataError, match="has no checkpoint"):
+        multigan.load(tmp_path)
+
+
+def test_load_returns_the_trained_gan_with_ema(tmp_path):
+    out = tmp_path / "run"
+    gan = trainer(small_gan(ema_decay=0.9), out, max_steps=3).fit()
+    loaded = multigan.load(out)
+    assert loaded.generator_ema is not None and not loaded.training
+    torch.testing.assert_close(loaded.sample(5, seed=2), gan.sample(5, seed=2))
+    # sampling uses the EMA copy, which differs from the raw generator
+    raw = loaded.generator(torch.zeros(1, 16))
+    assert not torch.equal(raw, loaded.generator_ema(torch.zeros(1, 16)))
+
+
+def test_bf16_mixed_precision_trains_on_cpu(tmp_path):
+    out = tmp_path / "run"
+    trainer(small_gan(), out, max_steps=2, precision="bf16-mixed").fit()
+    assert all(r["d_loss"] == r["d_loss"] for r in records(out))
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(precision="16"), "allowed: 32, bf16-mixed, 16-mixed"),
+    (dict(precision="16-mixed", device="cpu"), "needs a CUDA device"),
+    (dict(max_steps=0), "max_steps must be a whole number >= 1"),
+    (dict(max_steps=-5), "max_steps must be a whole number >= 1"),
+    (dict(batch_size=2.5), "batch_size must be a whole number >= 1"),
+])
+def test_bad_trainer_arguments(tmp_path, kw, message):
+    with pytest.raises(ConfigError, match=message):
+        trainer(small_gan(), tmp_path, **{"max_steps": 1, **kw})
+
+
+def test_batch_larger_than_the_dataset(tmp_path):
+    with pytest.raises(DataError, match="fewer than one batch of 5000"):
+        trainer(small_gan(), tmp_path / "run", max_steps=1, batch_size=5000).fit()
+
+
+def test_unwritable_output_folder_is_reported_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(DataError, match="cannot be written"):
+        trainer(small_gan(), blocker / "run", max_steps=1).fit()
+
+
+def test_mis_shaped_data_is_reported(tmp_path):
+    wrong = torch.utils.data.TensorDataset(torch.zeros(32, 3, 32, 32))
+
+    class Images(torch.utils.data.Dataset):
+        def __len__(self):
+            return 32
+
+        def __getitem__(self, i):
+            return wrong[i][0]
+
+    with pytest.raises(DataError, match=r"\(N, 1, 32, 32\), got \(16, 3, 32, 32\)"):
+        trainer(small_gan(), tmp_path / "run", max_steps=1, data=Images()).fit()
+
+
+def test_pretraining_phases_run_first_and_resume(tmp_path, monkeypatch):
+    """A family's declared phases (like SeqGAN's MLE pre-training) run before adversarial steps."""
+    def phases(self, batches_per_epoch):
+        def g_only(batch):
+            fake = self.generator(self.latent(batch.shape[0]))
+            return {"loss": (fake - batch).pow(2).mean()}
+        return [Phase("pretrain_g", "generator", 3, g_only)]
+
+    monkeypatch.setattr(type(small_gan()), "phases", phases)
+    out = tmp_path / "run"
+    trainer(small_gan(), out, max_steps=2).fit()
+    phase_of = {r["step"]: r["phase"] for r in records(out)}
+    assert phase_of == {1: "pretrain_g", 2: "pretrain_g", 3: "pretrain_g", 4: "adversarial", 5: "adversarial"}
+    assert "pretrain_g_loss" in records(out)[0]
+
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    trainer(small_gan(), straight, max_steps=2).fit()
+    trainer(small_gan(), resumed, max_steps=2, checkpoint_every=2).fit()  # 5 steps in all
+    os.remove(resumed / "checkpoints" / "last.pt")
+    checkpoint.link_atomic(resumed / "checkpoints" / "step-000002.pt", resumed / "checkpoints" / "last.pt")
+    trainer(small_gan(), resumed, max_steps=2).fit()
+    assert records(straight) == [dict(r, steps_per_s=s["steps_per_s"]) for r, s in zip(records(resumed), records(straight))]
+
+
+def test_metrics_go_to_tensorboard_when_it_is_installed(tmp_path, monkeypatch):
+    """tensorboard is optional; a stand-in SummaryWriter checks what the trainer sends it."""
+    import sys
+    import types
+
+    scalars = []
+
+    class SummaryWriter:
+        def __init__(self, log_dir):
+            self.log_dir = log_dir
+
+        def add_scalar(self, tag, value, step):
+            scalars.append((tag, step))
+
+        def close(self):
+            scalars.append(("closed", None))
+
+    fake = types.ModuleType("torch.utils.tensorboard")
+    fake.SummaryWriter = SummaryWriter
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
+    trainer(small_gan(), tmp_path / "run", max_steps=2).fit()
+    assert ("d_loss", 1) in scalars and ("g_loss", 2) in scalars and scalars[-1] == ("closed", None)
