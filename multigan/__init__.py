@@ -10,7 +10,7 @@ from .config import GANConfig
 from .errors import ConfigError, DataError, MultiganError, TrainingError, UnknownModelError
 from .gan import GAN, Phase
 from .modality import Modality
-from .registry import build, list_modalities, list_models, register_modality, register_model
+from .registry import build, list_models, register_modality, register_model
 from .train import Trainer
 from .train import load_gan as load
 
@@ -18,6 +18,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GAN", "GANConfig", "Modality", "Phase", "Trainer",
-    "build", "list_models", "list_modalities", "load", "register_model", "register_modality",
+    "build", "list_models", "load", "register_model", "register_modality",
     "MultiganError", "UnknownModelError", "ConfigError", "DataError", "TrainingError",
 ]

@@ -14,6 +14,7 @@ from .config import fields_of, parse_set_options
 from .errors import ConfigError, MultiganError
 from .registry import build, get_modality, list_models, model_entry
 from .train import Trainer, load_gan
+from .train.checkpoint import gan_from_state, load_state, resolve_checkpoint
 from .train.trainer import PRECISIONS
 
 
@@ -26,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train a family and write a run folder")
     tr.add_argument("name", nargs="?", help="model family (see 'multigan list'); optional with --config")
-    tr.add_argument("--config", help="a run's config.json: repeat that run (flags given here override it)")
+    tr.add_argument("--config", help="a run's config.json: repeat that run (flags given here override it; "
+                                     "--out to the run's own folder continues it)")
     tr.add_argument("--data", help="built-in dataset name or local path (default: the modality's built-in)")
     tr.add_argument("--steps", type=int, help="generator steps (default: the family's)")
     tr.add_argument("--batch-size", type=int, help="batch size (default: the family's)")
@@ -107,14 +109,19 @@ def _train(args: argparse.Namespace) -> int:
     def pick(flag: Any, key: str, default: Any) -> Any:
         return flag if flag is not None else run.get(key, default)
 
+    out_dir = Path(args.out or f"runs/{args.name}")
+    if args.config and not args.out and out_dir.resolve() == Path(args.config).resolve().parent:
+        # an explicit --out to the same folder continues (or extends) that run instead
+        raise ConfigError(f"{out_dir} is the folder of the run being repeated; give the repeat its own --out")
     trainer = Trainer(
-        gan, data=data, out_dir=args.out or f"runs/{args.name}",
+        gan, data=data, out_dir=out_dir,
         max_steps=pick(args.steps, "max_steps", None), batch_size=pick(args.batch_size, "batch_size", None),
         precision=pick(args.precision, "precision", "32"), seed=seed,
         device=args.device or "auto", sample_every=pick(args.sample_every, "sample_every", 500),
         checkpoint_every=pick(args.checkpoint_every, "checkpoint_every", 500),
         log_every=pick(args.log_every, "log_every", 10), num_workers=pick(args.num_workers, "num_workers", 0),
-        n_preview=run.get("n_preview", 64), skip_bad_files=bool(pick(args.skip_bad_files, "skip_bad_files", False)),
+        n_preview=run.get("n_preview", 64), keep_checkpoints=run.get("keep_checkpoints", 5),
+        skip_bad_files=bool(pick(args.skip_bad_files, "skip_bad_files", False)),
         progress=not args.no_progress)
     trainer.fit()
     print(f"run folder: {trainer.out_dir} (step {trainer.step}); "
@@ -138,13 +145,12 @@ def _sample(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     run_dir = Path(args.run)
-    gan = load_gan(run_dir, device=args.device)
+    state = load_state(resolve_checkpoint(run_dir))
+    gan = gan_from_state(state, device=args.device)
     modality = get_modality(gan.modality)
     if modality.evaluate is None:
         raise ConfigError(f"the {gan.modality} modality defines no metrics")
-    config_file = run_dir / "config.json"
-    data = json.loads(config_file.read_text())["train"].get("data") if config_file.is_file() else None
-    metrics = {"name": gan.name, **modality.evaluate(gan, data, args.n, args.seed)}
+    metrics = {"name": gan.name, **modality.evaluate(gan, state["train"].get("data"), args.n, args.seed)}
     line = json.dumps(metrics)
     if run_dir.is_dir():
         (run_dir / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -9,6 +9,7 @@ reported with the key, the value and what would be accepted.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -20,14 +21,16 @@ _MISSING = dataclasses.MISSING
 
 
 def option(default: Any, doc: str = "", *, choices: typing.Sequence[Any] | None = None,
-           low: float | None = None, high: float | None = None, low_open: bool = False) -> Any:
+           low: float | None = None, high: float | None = None, low_open: bool = False,
+           high_open: bool = False) -> Any:
     """A config field: its default, a one-line description and the values it allows.
 
-    ``low``/``high`` bound numbers (inclusive; ``low_open=True`` makes the lower bound strict),
-    and bound every element of a tuple. ``choices`` lists the allowed values.
+    ``low``/``high`` bound numbers (inclusive; ``low_open``/``high_open`` make a bound strict),
+    and bound every element of a tuple. ``choices`` lists the allowed values. Numbers must be
+    finite.
     """
     meta = {"doc": doc, "choices": tuple(choices) if choices else None,
-            "low": low, "high": high, "low_open": low_open}
+            "low": low, "high": high, "low_open": low_open, "high_open": high_open}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -37,8 +40,8 @@ class GANConfig:
 
     lr_g: float = option(2e-4, "generator learning rate (Adam)", low=0, low_open=True)
     lr_d: float = option(2e-4, "discriminator learning rate (Adam)", low=0, low_open=True)
-    betas_g: tuple[float, float] = option((0.5, 0.999), "generator Adam betas", low=0, high=1)
-    betas_d: tuple[float, float] = option((0.5, 0.999), "discriminator Adam betas", low=0, high=1)
+    betas_g: tuple[float, float] = option((0.5, 0.999), "generator Adam betas", low=0, high=1, high_open=True)
+    betas_d: tuple[float, float] = option((0.5, 0.999), "discriminator Adam betas", low=0, high=1, high_open=True)
     n_critic: int = option(1, "discriminator steps per generator step", low=1)
     batch_size: int = option(64, "default batch size", low=1)
     max_steps: int = option(1000, "default number of generator steps", low=1)
@@ -53,10 +56,6 @@ class GANConfig:
 def fields_of(config: type | GANConfig) -> dict[str, dataclasses.Field]:
     """The dataclass fields of a config class or instance, by name."""
     return {f.name: f for f in dataclasses.fields(config)}
-
-
-def _type_hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
 
 
 def _type_name(tp: Any) -> str:
@@ -137,15 +136,18 @@ def _check_bounds(key: str, value: Any, meta: Mapping[str, Any]) -> None:
     if choices is not None and value not in choices:
         raise ConfigError(f"config key {key!r}: got {value!r}, allowed: {', '.join(map(repr, choices))}"
                           + did_you_mean(str(value), [str(c) for c in choices]))
-    low, high, low_open = meta.get("low"), meta.get("high"), meta.get("low_open")
+    low, high = meta.get("low"), meta.get("high")
+    low_open, high_open = meta.get("low_open"), meta.get("high_open")
     for v in (value if isinstance(value, tuple) else (value,)):
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             continue
+        if not math.isfinite(v):
+            raise ConfigError(f"config key {key!r}: got {value!r}, allowed: a finite number")
         too_low = low is not None and (v <= low if low_open else v < low)
-        too_high = high is not None and v > high
+        too_high = high is not None and (v >= high if high_open else v > high)
         if too_low or too_high:
             lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
-            hi = "" if high is None else f"<= {high}"
+            hi = "" if high is None else (f"< {high}" if high_open else f"<= {high}")
             raise ConfigError(f"config key {key!r}: got {value!r}, allowed: a value "
                               + " and ".join(s for s in (lo, hi) if s))
 
@@ -159,7 +161,7 @@ def make_config(cls: type[GANConfig], overrides: Mapping[str, Any] | None = None
     """
     overrides = dict(overrides or {})
     fields = fields_of(cls)
-    hints = _type_hints(cls)
+    hints = typing.get_type_hints(cls)
     for key in overrides:
         if key not in fields:
             raise ConfigError(f"unknown config key {key!r} for {cls.__name__}." + did_you_mean(key, fields)

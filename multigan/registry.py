@@ -68,9 +68,9 @@ def load_plugins(force: bool = False) -> None:
     global _loaded
     if _loaded and not force:
         return
-    _loaded = True
     for module in _BUILTIN_MODULES:
         importlib.import_module(module)
+    _loaded = True
     importlib.invalidate_caches()
     for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP):
         try:
@@ -85,12 +85,6 @@ def list_models(modality: str | None = None) -> list[str]:
     if modality is not None:
         get_modality(modality)  # raises for an unknown modality
     return sorted(n for n, e in _models.items() if modality is None or e.modality == modality)
-
-
-def list_modalities() -> list[str]:
-    """Sorted names of the registered modalities."""
-    load_plugins()
-    return sorted(_modalities)
 
 
 def model_entry(name: str) -> ModelEntry:

@@ -18,6 +18,8 @@ import argparse
 import json
 from pathlib import Path
 
+import torch
+
 import multigan
 from multigan.config import parse_set_options
 from multigan.registry import get_modality
@@ -31,6 +33,7 @@ def main(out_dir: str | Path = "runs/dcgan_digits", scale: float = 1.0, override
     recipe = json.loads(CONFIG.read_text())
     train = dict(recipe["train"])
     train["max_steps"] = max(1, round(train["max_steps"] * scale))
+    torch.manual_seed(train["seed"])  # the initial weights, as `multigan train --config` seeds them
     gan = multigan.build(recipe["name"], **{**recipe["config"], **(overrides or {})})
     trainer = multigan.Trainer(gan, out_dir=out_dir, progress=progress, **train)
     trainer.fit()

@@ -1,8 +1,10 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from multigan.cli import main
 
@@ -21,8 +23,9 @@ def test_list(capsys):
     assert capsys.readouterr().out.split() == ["dcgan", "image"]
 
 
-def test_console_script_is_installed():
-    out = subprocess.run([sys.executable, "-m", "multigan", "list"], capture_output=True, text=True, check=True)
+@pytest.mark.parametrize("command", [[str(Path(sys.executable).parent / "multigan")], [sys.executable, "-m", "multigan"]])
+def test_console_script_and_module_are_installed(command):
+    out = subprocess.run([*command, "list"], capture_output=True, text=True, check=True)
     assert "dcgan" in out.stdout
 
 
@@ -47,6 +50,18 @@ def test_train_sample_eval(tmp_path, capsys):
     assert json.loads((run / "eval.json").read_text()) == metrics
 
 
+def test_eval_reads_the_runs_data_from_its_checkpoint(tmp_path, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(8):
+        Image.new("L", (32, 32), color=i * 30).save(images / f"{i}.png")
+    run = tmp_path / "run"
+    assert train(run, "--data", str(images), "--set", "channels=1", "--set", "image_size=32") == 0
+    capsys.readouterr()
+    assert main(["eval", str(run / "checkpoints" / "last.pt")]) == 2
+    assert "this run trained on" in capsys.readouterr().err
+
+
 def test_config_json_repeats_a_run(tmp_path):
     first, again = tmp_path / "first", tmp_path / "again"
     assert train(first, "--set", "loss=hinge", "--seed", "5") == 0
@@ -65,11 +80,16 @@ def test_config_json_repeats_a_run(tmp_path):
     (["train", "dcgan", "--steps", "0"], "max_steps must be a whole number >= 1"),
     (["train", "dcgan", "--data", "/no/such/folder"], "'/no/such/folder' is neither"),
     (["train"], "name a model family"),
+    (["train", "--config", "runs/dcgan/config.json"], "give the repeat its own --out"),
     (["sample", "/no/such/run"], "does not exist"),
     (["list", "--modality", "imag"], "Did you mean 'image'"),
 ])
-def test_errors_exit_2_with_a_message(tmp_path, capsys, argv, message):
-    if argv[0] == "train":
+def test_errors_exit_2_with_a_message(tmp_path, capsys, monkeypatch, argv, message):
+    if argv[:2] == ["train", "--config"]:
+        (tmp_path / "runs" / "dcgan").mkdir(parents=True)
+        (tmp_path / "runs" / "dcgan" / "config.json").write_text('{"name": "dcgan", "config": {}, "train": {}}')
+        monkeypatch.chdir(tmp_path)
+    elif argv[0] == "train":
         argv = [*argv, "--out", str(tmp_path / "run")]
     assert main(argv) == 2
     err = capsys.readouterr().err

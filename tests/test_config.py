@@ -68,3 +68,15 @@ def test_config_is_json_able_and_round_trips():
     back = make_config(DCGANConfig, json.loads(text))
     assert back == c
     assert config_to_dict(c)["betas_g"] == [0.1, 0.2]
+
+
+@pytest.mark.parametrize("key, value", [("lr_g", "nan"), ("lr_d", float("inf")), ("betas_g", "nan,0.9"),
+                                        ("ema_decay", float("nan"))])
+def test_non_finite_numbers_are_refused(key, value):
+    with pytest.raises(ConfigError, match=f"'{key}'.*a finite number"):
+        multigan.build("dcgan", **{key: value})
+
+
+def test_adam_betas_must_be_below_one():
+    with pytest.raises(ConfigError, match="'betas_d'.*< 1"):
+        multigan.build("dcgan", betas_d=(0.5, 1.0))

@@ -115,14 +115,21 @@ def test_torchvision_datasets_are_read_from_a_local_root(tmp_path, monkeypatch):
         def __getitem__(self, i):
             return Image.new("L", (28, 28), color=255 * i), i
 
+    class FakeSVHN(FakeMNIST):  # takes split= instead of train=
+        def __init__(self, root, split, download):
+            seen.update(root=root, split=split, download=download)
+
     fake = types.ModuleType("torchvision.datasets")
-    fake.FakeMNIST = FakeMNIST
+    fake.FakeMNIST, fake.FakeSVHN = FakeMNIST, FakeSVHN
     monkeypatch.setitem(sys.modules, "torchvision", types.ModuleType("torchvision"))
     monkeypatch.setitem(sys.modules, "torchvision.datasets", fake)
     gan = multigan.build("dcgan", image_size=32, channels=1)
     data = IMAGE.dataset(f"torchvision:FakeMNIST:{tmp_path}", gan.config)
     assert seen == {"root": str(tmp_path), "train": True, "download": False}
     assert data[0].shape == (1, 32, 32) and data[0].max() == -1 and data[1].min() == 1
+    seen.clear()
+    IMAGE.dataset(f"torchvision:FakeSVHN:{tmp_path}", gan.config, split="test")
+    assert seen == {"root": str(tmp_path), "split": "test", "download": False}
     with pytest.raises(ConfigError, match="no dataset 'CIFAR11'"):
         IMAGE.dataset(f"torchvision:CIFAR11:{tmp_path}", gan.config)
     with pytest.raises(DataError, match="does not exist"):

@@ -17,6 +17,17 @@ def test_frechet_distance_of_gaussians_with_known_moments():
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_frechet_distance_matches_scipy_sqrtm_on_full_covariances():
+    from scipy.linalg import sqrtm
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((500, 6)) @ rng.standard_normal((6, 6))
+    b = rng.standard_normal((400, 6)) @ rng.standard_normal((6, 6)) + 0.5
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    expected = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(ca + cb - 2 * sqrtm(ca @ cb).real)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+
+
 def test_digits_classifier_is_accurate_on_the_test_split():
     clf = digits_classifier()
     test = digits("test")

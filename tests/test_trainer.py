@@ -154,9 +154,56 @@ def test_load_returns_the_trained_gan_with_ema(tmp_path):
 
 
 def test_bf16_mixed_precision_trains_on_cpu(tmp_path):
-    out = tmp_path / "run"
-    trainer(small_gan(), out, max_steps=2, precision="bf16-mixed").fit()
-    assert all(r["d_loss"] == r["d_loss"] for r in records(out))
+    trainer(small_gan(), tmp_path / "fp32", max_steps=2).fit()
+    trainer(small_gan(), tmp_path / "bf16", max_steps=2, precision="bf16-mixed").fit()
+    fp32, bf16 = losses_of(tmp_path / "fp32"), losses_of(tmp_path / "bf16")
+    assert fp32 != bf16  # the networks really ran in bfloat16 ...
+    for a, b in zip(fp32, bf16):  # ... and agree with float32 to bfloat16's precision
+        assert a[1] == pytest.approx(b[1], rel=0.05) and a[2] == pytest.approx(b[2], rel=0.05)
+
+
+def test_16_mixed_scales_each_network_on_its_own(tmp_path, monkeypatch):
+    """An overflow in D's gradients skips D's step and halves D's scale only; G still steps.
+    float16 autocast and GradScaler also run on the CPU, which lets this run without CUDA."""
+    gan = small_gan()
+    real_d_loss, real_g_loss = gan.discriminator_loss, gan.generator_loss
+
+    def overflowing(batch):
+        out = real_d_loss(batch)
+        out["loss"] = out["loss"] * 1e36  # finite, but inf once scaled by 65536
+        return out
+
+    def small(batch):  # keeps G's scaled float16 gradients far from overflow
+        out = real_g_loss(batch)
+        out["loss"] = out["loss"] * 1e-3
+        return out
+
+    monkeypatch.setattr(gan, "discriminator_loss", overflowing)
+    monkeypatch.setattr(gan, "generator_loss", small)
+    t = trainer(gan, tmp_path / "run", max_steps=1)
+    t.precision = "16-mixed"  # the constructor allows it on CUDA only
+    d_before = [p.detach().clone() for p in gan.discriminator.parameters()]
+    g_before = [p.detach().clone() for p in gan.generator.parameters()]
+    t.fit()
+    assert t.scalers["discriminator"].get_scale() == 65536.0 / 2
+    assert t.scalers["generator"].get_scale() == 65536.0
+    assert all(torch.equal(a, b) for a, b in zip(d_before, gan.discriminator.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(g_before, gan.generator.parameters()))
+
+
+def test_non_finite_gradients_from_a_finite_loss_are_refused(tmp_path, monkeypatch):
+    gan = small_gan()
+    real_g_loss = gan.generator_loss
+
+    def sqrt_of_zero(batch):
+        # adds sqrt(0) = 0 to the loss, but its gradient is inf * 0 = nan
+        out = real_g_loss(batch)
+        out["loss"] = out["loss"] + (next(gan.generator.parameters()).sum() * 0).sqrt()
+        return out
+
+    monkeypatch.setattr(gan, "generator_loss", sqrt_of_zero)
+    with pytest.raises(TrainingError, match="non-finite generator gradient .* at step 1"):
+        trainer(gan, tmp_path / "run", max_steps=3).fit()
 
 
 @pytest.mark.parametrize("kw, message", [
@@ -165,6 +212,8 @@ def test_bf16_mixed_precision_trains_on_cpu(tmp_path):
     (dict(max_steps=0), "max_steps must be a whole number >= 1"),
     (dict(max_steps=-5), "max_steps must be a whole number >= 1"),
     (dict(batch_size=2.5), "batch_size must be a whole number >= 1"),
+    (dict(n_preview=0), "n_preview must be a whole number >= 1"),
+    (dict(keep_checkpoints=-1), "keep_checkpoints must be a whole number >= 0"),
 ])
 def test_bad_trainer_arguments(tmp_path, kw, message):
     with pytest.raises(ConfigError, match=message):
@@ -218,7 +267,58 @@ def test_pretraining_phases_run_first_and_resume(tmp_path, monkeypatch):
     os.remove(resumed / "checkpoints" / "last.pt")
     checkpoint.link_atomic(resumed / "checkpoints" / "step-000002.pt", resumed / "checkpoints" / "last.pt")
     trainer(small_gan(), resumed, max_steps=2).fit()
+    assert len(records(straight)) == len(records(resumed)) == 5
     assert records(straight) == [dict(r, steps_per_s=s["steps_per_s"]) for r, s in zip(records(resumed), records(straight))]
+
+
+def test_ema_follows_generator_updates_in_pretraining_phases(tmp_path, monkeypatch):
+    def phases(self, batches_per_epoch):
+        def g_only(batch):
+            return {"loss": (self.generator(self.latent(batch.shape[0])) - batch).pow(2).mean()}
+        return [Phase("pretrain_g", "generator", 2, g_only)]
+
+    monkeypatch.setattr(type(small_gan()), "phases", phases)
+    gan = small_gan(ema_decay=0.5)
+    initial = [p.detach().clone() for p in gan.generator.parameters()]
+    seen = []
+    real_g_loss = gan.generator_loss
+
+    def snapshot_then_loss(batch):  # runs at the first adversarial step, after the phase
+        seen.append([p.detach().clone() for p in gan.generator_ema.parameters()])
+        return real_g_loss(batch)
+
+    monkeypatch.setattr(gan, "generator_loss", snapshot_then_loss)
+    trainer(gan, tmp_path / "run", max_steps=1).fit()
+    assert not all(torch.equal(a, b) for a, b in zip(initial, seen[0]))
+
+
+def test_resume_crosses_epochs_with_worker_processes(tmp_path):
+    """A 48-image dataset at batch 16 has 3 batches per epoch: 6 steps of 2 batches cross 4 epochs."""
+    from multigan.modalities.image.data import digits
+
+    data = digits("train")
+    small = torch.utils.data.Subset(data, range(48))
+    kw = dict(data=small, seed=1, num_workers=1)
+    trainer(small_gan(), tmp_path / "straight", max_steps=6, **kw).fit()
+    trainer(small_gan(), tmp_path / "resumed", max_steps=4, checkpoint_every=4, **kw).fit()
+    trainer(small_gan(), tmp_path / "resumed", max_steps=6, **kw).fit()
+    assert losses_of(tmp_path / "straight") == losses_of(tmp_path / "resumed")
+
+
+def test_resuming_with_another_batch_size_or_seed_is_refused(tmp_path):
+    out = tmp_path / "run"
+    trainer(small_gan(), out, max_steps=1).fit()
+    with pytest.raises(ConfigError, match="batch_size: 16 -> 8"):
+        trainer(small_gan(), out, max_steps=2, batch_size=8).fit()
+    with pytest.raises(ConfigError, match="seed: 0 -> 1"):
+        trainer(small_gan(), out, max_steps=2, seed=1).fit()
+
+
+def test_old_periodic_checkpoints_are_pruned(tmp_path):
+    out = tmp_path / "run"
+    trainer(small_gan(), out, max_steps=5, checkpoint_every=1, keep_checkpoints=2).fit()
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["last.pt", "step-000004.pt", "step-000005.pt"]
+    assert checkpoint.load_state(out / "checkpoints" / "last.pt")["step"] == 5
 
 
 def test_metrics_go_to_tensorboard_when_it_is_installed(tmp_path, monkeypatch):

@@ -122,10 +122,14 @@ def load_gan(path: str | os.PathLike, device: str | torch.device = "cpu") -> "GA
     The family is rebuilt from the config saved in the checkpoint, so sampling needs nothing
     else; the EMA generator is restored when the run had one. The GAN is in eval mode.
     """
+    return gan_from_state(load_state(resolve_checkpoint(path)), device)
+
+
+def gan_from_state(state: dict[str, Any], device: str | torch.device = "cpu") -> "GAN":
+    """The GAN a loaded checkpoint describes (see :func:`load_gan`)."""
     from ..registry import build
     from .ema import make_ema
 
-    state = load_state(resolve_checkpoint(path))
     gan = build(state["name"], **state["config"])
     gan.generator.load_state_dict(state["generator"])
     gan.discriminator.load_state_dict(state["discriminator"])

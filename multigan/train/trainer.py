@@ -34,6 +34,8 @@ PRECISIONS = ("32", "bf16-mixed", "16-mixed")
 NETWORKS = ("generator", "discriminator")
 # Config fields a resumed run may change: the schedule's length, not what is being trained.
 RESUMABLE_CHANGES = ("max_steps",)
+# Trainer settings a resumed run must share: they define the data stream it continues.
+RESUME_MUST_MATCH = ("data", "batch_size", "seed")
 
 
 class Trainer:
@@ -54,6 +56,7 @@ class Trainer:
         sample_every, checkpoint_every, log_every: in steps; 0 turns periodic writing off
             (the last step is always checkpointed and sampled).
         n_preview: how many samples each preview writes.
+        keep_checkpoints: how many periodic checkpoints to keep (the newest; 0 keeps all).
         num_workers: DataLoader worker processes.
         skip_bad_files: skip unreadable data files with a warning instead of raising.
         progress: show a progress bar.
@@ -62,7 +65,7 @@ class Trainer:
     def __init__(self, gan: GAN, data: str | Dataset | None = None, out_dir: str | Path | None = None,
                  max_steps: int | None = None, batch_size: int | None = None, precision: str = "32",
                  seed: int = 0, device: str = "auto", sample_every: int = 500, checkpoint_every: int = 500,
-                 log_every: int = 10, n_preview: int = 64, num_workers: int = 0,
+                 log_every: int = 10, n_preview: int = 64, keep_checkpoints: int = 5, num_workers: int = 0,
                  skip_bad_files: bool = False, progress: bool = True):
         self.gan = gan
         self.data = data
@@ -70,9 +73,11 @@ class Trainer:
         self.max_steps = _positive("max_steps", gan.config.max_steps if max_steps is None else max_steps)
         self.batch_size = _positive("batch_size", gan.config.batch_size if batch_size is None else batch_size)
         for name, value in (("sample_every", sample_every), ("checkpoint_every", checkpoint_every),
-                            ("log_every", log_every), ("n_preview", n_preview), ("num_workers", num_workers)):
-            if not isinstance(value, int) or value < 0:
+                            ("log_every", log_every), ("keep_checkpoints", keep_checkpoints),
+                            ("num_workers", num_workers)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
+        _positive("n_preview", n_preview)
         if precision not in PRECISIONS:
             raise ConfigError(f"precision {precision!r} is not supported; allowed: {', '.join(PRECISIONS)}")
         self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
@@ -80,7 +85,7 @@ class Trainer:
             raise ConfigError("precision '16-mixed' needs a CUDA device; on the CPU use 'bf16-mixed' or '32'")
         self.precision, self.seed = precision, seed
         self.sample_every, self.checkpoint_every, self.log_every = sample_every, checkpoint_every, log_every
-        self.n_preview, self.num_workers = n_preview, num_workers
+        self.n_preview, self.keep_checkpoints, self.num_workers = n_preview, keep_checkpoints, num_workers
         self.skip_bad_files, self.progress = skip_bad_files, progress
         self.step = 0
 
@@ -92,7 +97,8 @@ class Trainer:
         return {"data": data, "out_dir": str(self.out_dir), "max_steps": self.max_steps,
                 "batch_size": self.batch_size, "precision": self.precision, "seed": self.seed,
                 "sample_every": self.sample_every, "checkpoint_every": self.checkpoint_every,
-                "log_every": self.log_every, "n_preview": self.n_preview, "num_workers": self.num_workers,
+                "log_every": self.log_every, "n_preview": self.n_preview,
+                "keep_checkpoints": self.keep_checkpoints, "num_workers": self.num_workers,
                 "skip_bad_files": self.skip_bad_files}
 
     # ------------------------------------------------------------------ the loop
@@ -101,6 +107,8 @@ class Trainer:
         gan, cfg = self.gan, self.gan.config
         main = distributed.is_main()
         modality = get_modality(gan.modality)
+        if distributed.world_size() > 1:
+            raise ConfigError("multi-process training (DDP) is not supported yet: run one process")
         _seed_everything(self.seed)
 
         dataset = modality.dataset(self.data, cfg, "train", self.skip_bad_files)
@@ -148,8 +156,6 @@ class Trainer:
                     for _ in range(cfg.n_critic):
                         logs_d = self._update("discriminator", gan.discriminator_loss, prefix="d")
                     logs = {**logs_d, **self._update("generator", gan.generator_loss, prefix="g")}
-                    if gan.generator_ema is not None:
-                        update_ema(gan.generator_ema, gan.generator, cfg.ema_decay)
                 self.step += 1
                 bar.update(1)
                 done = self.step == total
@@ -172,29 +178,42 @@ class Trainer:
     def _update(self, network: str, loss_fn: Callable[[Any], Losses], prefix: str) -> dict[str, torch.Tensor]:
         """One optimiser step of ``network`` on ``loss_fn(next batch)``; returns detached logs."""
         other = self._nets[NETWORKS[1 - NETWORKS.index(network)]]
-        other.requires_grad_(False)  # its weight gradients would be thrown away
+        frozen = [p for p in other.parameters() if p.requires_grad]
+        for p in frozen:  # the other network's weight gradients would be thrown away
+            p.requires_grad_(False)
         try:
             batch = to_device(next(self.stream), self.device)
             with self._autocast():
                 out = loss_fn(batch)
             loss = out["loss"]
             if not torch.isfinite(loss).all():
-                last = checkpoint_dir(self.out_dir) / "last.pt"
-                kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written yet"
                 raise TrainingError(f"non-finite {prefix} loss {loss.item()} at step {self.step + 1} "
-                                    f"({network} update); {kept}. Lower the learning rate, enable "
-                                    f"gradient clipping, or use precision '32'")
+                                    f"({network} update); {self._kept()}")
             optimizer, scaler = self.optimizers[network], self.scalers[network]
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            params = [p for p in self._nets[network].parameters() if p.grad is not None]
             if self.clip[network] > 0:
                 scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(self._nets[network].parameters(), self.clip[network])
+                torch.nn.utils.clip_grad_norm_(params, self.clip[network])
+            if not scaler.is_enabled():  # with a scaler, non-finite gradients just skip the step
+                norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+                if not torch.isfinite(norm):
+                    raise TrainingError(f"non-finite {network} gradient (norm {norm.item()}) at step "
+                                        f"{self.step + 1} from a finite {prefix} loss; {self._kept()}")
             scaler.step(optimizer)
             scaler.update()
+            if network == "generator" and self.gan.generator_ema is not None:
+                update_ema(self.gan.generator_ema, self.gan.generator, self.gan.config.ema_decay)
         finally:
-            other.requires_grad_(True)
+            for p in frozen:
+                p.requires_grad_(True)
         return {f"{prefix}_{k}": v.detach().float() for k, v in out.items()}
+
+    def _kept(self) -> str:
+        last = checkpoint_dir(self.out_dir) / "last.pt"
+        kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written yet"
+        return kept + ". Lower the learning rate, enable gradient clipping, or use precision '32'"
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "32":
@@ -238,6 +257,9 @@ class Trainer:
         path = folder / f"step-{self.step:06d}.pt"
         save_atomic(self.state_dict(), path)
         link_atomic(path, folder / "last.pt")
+        if self.keep_checkpoints:
+            for old in sorted(folder.glob("step-*.pt"))[:-self.keep_checkpoints]:
+                old.unlink()  # last.pt is a link of its own, so the newest file stays
         return path
 
     def _resume(self, state: dict[str, Any]) -> None:
@@ -248,10 +270,14 @@ class Trainer:
         mine = config_to_dict(gan.config)
         changed = sorted(k for k in set(mine) | set(state["config"])
                          if k not in RESUMABLE_CHANGES and mine.get(k) != state["config"].get(k))
+        settings = self.settings
+        changed += [k for k in RESUME_MUST_MATCH if settings[k] != state["train"].get(k)]
         if changed:
-            diffs = ", ".join(f"{k}: {state['config'].get(k)!r} -> {mine.get(k)!r}" for k in changed)
-            raise ConfigError(f"{self.out_dir} holds a run with another config ({diffs}); "
-                              "choose another output folder or keep the run's config")
+            was = {**state["config"], **state["train"]}
+            now = {**mine, **settings}
+            diffs = ", ".join(f"{k}: {was.get(k)!r} -> {now.get(k)!r}" for k in changed)
+            raise ConfigError(f"{self.out_dir} holds a run with other settings ({diffs}); "
+                              "choose another output folder or keep the run's settings")
         gan.generator.load_state_dict(state["generator"])
         gan.discriminator.load_state_dict(state["discriminator"])
         if gan.generator_ema is not None and state["generator_ema"] is not None:

@@ -10,8 +10,11 @@ from .metrics import evaluate_digits
 
 
 def _config_hints(source) -> dict:
-    # digits are 8x8 scans, trained at 32x32 in one channel unless the user asks otherwise
-    return {"image_size": 32, "channels": 1} if source in (None, "digits") else {}
+    """Build for digits at their own shape (32x32, one channel) unless the user says otherwise."""
+    if source not in (None, "digits"):
+        return {}
+    _, channels, size, _ = digits("train").images.shape
+    return {"image_size": size, "channels": channels}
 
 
 IMAGE = register_modality(Modality(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import warnings
 from pathlib import Path
 
@@ -139,8 +140,12 @@ class TorchvisionImages(Dataset):
             raise ConfigError(f"torchvision.datasets has no dataset {name!r}")
         if not Path(root).exists():
             raise DataError(f"torchvision dataset root {root!r} does not exist (nothing is downloaded)")
+        cls = getattr(datasets, name)
+        # MNIST/CIFAR take train=, SVHN/STL10/CelebA take split=
+        params = inspect.signature(cls).parameters
+        split = {"train": train} if "train" in params else {"split": "train" if train else "test"} if "split" in params else {}
         try:
-            self.inner = getattr(datasets, name)(root=root, train=train, download=False)
+            self.inner = cls(root=root, download=False, **split)
         except Exception as exc:
             raise DataError(f"torchvision dataset {name} cannot be read from {root!r}: {exc}") from exc
         self.image_size, self.channels, self.source = image_size, channels, f"torchvision:{name}:{root}"

@@ -28,13 +28,10 @@ class DCGANConfig(GANConfig):
     image_size: int = option(64, "height and width in pixels, a power of two >= 32", low=32)
     channels: int = option(3, "1 (grayscale) or 3 (RGB)", choices=(1, 3))
     latent_dim: int = option(100, "size of z", low=1)
-    g_width: int = option(64, "G's channels at full resolution, doubled at each halving", low=1)
-    d_width: int = option(64, "D's channels at full resolution, doubled at each halving", low=1)
+    g_width: int = option(64, "channels of G's last hidden layer (half resolution), doubled per halving", low=1)
+    d_width: int = option(64, "channels of D's first layer (half resolution), doubled per halving", low=1)
     loss: str = option("non_saturating", "adversarial loss", choices=tuple(losses.ADVERSARIAL_LOSSES))
-    lr_g: float = option(2e-4, "generator learning rate (Adam)", low=0, low_open=True)
-    lr_d: float = option(2e-4, "discriminator learning rate (Adam)", low=0, low_open=True)
-    betas_g: tuple[float, float] = option((0.5, 0.999), "generator Adam betas", low=0, high=1)
-    betas_d: tuple[float, float] = option((0.5, 0.999), "discriminator Adam betas", low=0, high=1)
+    # lr_g, lr_d = 2e-4 and betas = (0.5, 0.999): GANConfig's defaults are the paper's
     batch_size: int = option(128, "default batch size", low=1)
     max_steps: int = option(1500, "default number of generator steps", low=1)
 

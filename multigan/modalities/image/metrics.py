@@ -53,7 +53,7 @@ def _train_classifier(epochs: int = 30, batch_size: int = 64) -> DigitsClassifie
         for _ in range(epochs):
             for idx in torch.randperm(len(data)).split(batch_size):
                 x = data.images[idx]
-                # one-pixel random shifts make the features robust to small misalignments
+                # random shifts of up to two pixels make the features robust to small misalignments
                 dx, dy = torch.randint(-2, 3, (2,)).tolist()
                 x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
                 loss = F.cross_entropy(model(x), data.labels[idx])
