@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable, TypeVar
+
+import torch
+from torch import nn
+
+M = TypeVar("M", bound=nn.Module)
 
 
 def cache_dir() -> Path:
@@ -11,3 +17,21 @@ def cache_dir() -> Path:
     folder = Path(os.environ.get("MULTIGAN_CACHE") or Path.home() / ".cache" / "multigan")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def cached_model(name: str, empty: M, train: Callable[[], M], device: torch.device | str = "cpu") -> M:
+    """``empty`` with the weights cached as ``name`` in :func:`cache_dir`, or, on a cache miss
+    (or a stale or damaged file), the model ``train()`` returns, whose weights are then cached.
+    Returned in eval mode on ``device``."""
+    from .train.checkpoint import save_atomic
+
+    path = cache_dir() / name
+    if path.is_file():
+        try:
+            empty.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            return empty.eval().to(device)
+        except Exception:  # a stale or damaged cache is rebuilt
+            pass
+    model = train()
+    save_atomic(model.state_dict(), path)
+    return model.eval().to(device)

@@ -48,9 +48,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sa = sub.add_parser("sample", help="generate samples from a trained run")
     sa.add_argument("run", help="run folder or checkpoint file")
-    sa.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
+    sa.add_argument("--n", type=int, help="number of samples (default: 64; with --cond, one per file)")
     sa.add_argument("--out", help="output file (default: RUN/samples/sample-seedS.<ext>)")
     sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--cond", help="a file to condition on (MelGAN: a WAV to resynthesise through its mel)")
     sa.add_argument("--device", default="cpu")
 
     ev = sub.add_parser("eval", help="quality metrics of a trained run (last line: one JSON object)")
@@ -137,8 +138,14 @@ def _sample(args: argparse.Namespace) -> int:
     else:
         run_dir = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent.parent
         stem = run_dir / "samples" / f"sample-seed{args.seed}"
-    samples = gan.sample(args.n, seed=args.seed)
-    for path in get_modality(gan.modality).write_samples(samples, stem):
+    modality = get_modality(gan.modality)
+    if args.cond:
+        if modality.read_condition is None:
+            raise ConfigError(f"the {gan.modality} modality has no conditions to read from a file")
+        samples = gan.sample(seed=args.seed, cond=modality.read_condition(args.cond, gan.config))
+    else:
+        samples = gan.sample(args.n or 64, seed=args.seed)
+    for path in modality.write_samples(samples, stem, gan.config):
         print(path)
     return 0
 

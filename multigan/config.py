@@ -152,38 +152,55 @@ def _check_bounds(key: str, value: Any, meta: Mapping[str, Any]) -> None:
                               + " and ".join(s for s in (lo, hi) if s))
 
 
-def make_config(cls: type[GANConfig], overrides: Mapping[str, Any] | None = None) -> GANConfig:
+def make_config(cls: type, overrides: Mapping[str, Any] | None = None, prefix: str = "") -> Any:
     """An instance of ``cls`` with ``overrides`` applied, converted and validated.
 
     Unknown keys raise :class:`ConfigError` naming the key, close matches and the valid keys.
     Values may be Python values or strings (as given to ``--set``); both are converted to the
-    field's declared type.
+    field's declared type. A field whose type is itself a (frozen) config dataclass, such as
+    MelGAN's ``mel``, takes a dict, an instance, or dotted keys (``mel.n_mels=64``).
     """
-    overrides = dict(overrides or {})
     fields = fields_of(cls)
     hints = typing.get_type_hints(cls)
-    for key in overrides:
-        if key not in fields:
-            raise ConfigError(f"unknown config key {key!r} for {cls.__name__}." + did_you_mean(key, fields)
-                              + f" Valid keys: {', '.join(sorted(fields))}")
-    values = {}
-    for key, value in overrides.items():
-        value = _coerce(key, value, hints[key])
-        _check_bounds(key, value, fields[key].metadata)
+    values: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in (overrides or {}).items():
+        head, dot, rest = key.partition(".")
+        if head not in fields or (dot and not dataclasses.is_dataclass(hints[head])):
+            raise ConfigError(f"unknown config key {prefix + key!r} for {cls.__name__}." + did_you_mean(key, fields)
+                              + f" Valid keys: {', '.join(prefix + k for k in sorted(fields))}")
+        if dataclasses.is_dataclass(hints[head]):
+            if dot:
+                nested.setdefault(head, {})[rest] = value
+            elif isinstance(value, hints[head]):
+                nested.setdefault(head, {}).update(dataclasses.asdict(value))
+            elif isinstance(value, Mapping):
+                nested.setdefault(head, {}).update(value)
+            else:
+                raise ConfigError(f"config key {prefix + head!r}: got {value!r}, expected a dict of "
+                                  f"{hints[head].__name__} fields or dotted keys like {head}.<field>=...")
+            continue
+        value = _coerce(prefix + key, value, hints[key])
+        _check_bounds(prefix + key, value, fields[key].metadata)
         values[key] = value
+    for head, sub in nested.items():
+        values[head] = make_config(hints[head], sub, prefix=f"{prefix}{head}.")
     config = cls(**values)
     for key, f in fields.items():  # defaults are checked too, so a subclass cannot ship a bad one
-        if key not in values:
-            _check_bounds(key, getattr(config, key), f.metadata)
-    config.validate()
+        if key not in values and not dataclasses.is_dataclass(hints[key]):
+            _check_bounds(prefix + key, getattr(config, key), f.metadata)
+    if hasattr(config, "validate"):
+        config.validate()
     return config
 
 
-def config_to_dict(config: GANConfig) -> dict[str, Any]:
-    """A JSON-able dict of the config (tuples become lists)."""
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-able dict of the config (tuples become lists, nested configs dicts)."""
     def plain(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
         return [plain(x) for x in v] if isinstance(v, (tuple, list)) else v
-    return {k: plain(v) for k, v in dataclasses.asdict(config).items()}
+    return plain(dataclasses.asdict(config))
 
 
 def parse_set_options(items: typing.Iterable[str]) -> dict[str, str]:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .config import GANConfig
+from .errors import ConfigError
 
 Losses = dict[str, torch.Tensor]
 
@@ -87,6 +88,14 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
             return self.generate(n, cond=cond, rng=rng)
         finally:
             net.train(was_training)
+
+    def check_unconditional(self, n: Any, cond: Any) -> int:
+        """For unconditional families' ``generate``: ``n`` if it is a valid sample count."""
+        if cond is not None:
+            raise ConfigError(f"{self.name or type(self).__name__} is unconditional: call sample(n) without cond")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"sample(n) needs a number of samples >= 1, got {n!r}")
+        return n
 
     def preview(self, batch: Any, n: int) -> Any:
         """Samples the trainer writes every ``sample_every`` steps. ``batch`` is a fixed batch of

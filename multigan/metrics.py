@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import numpy as np
+import torch
 from torch import Tensor
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch ops on one thread: metric classifiers are so small that synchronising threads
+    costs more than the work (tens of times more when other processes keep the cores busy)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def frechet_distance(features_a: Tensor | np.ndarray, features_b: Tensor | np.ndarray) -> float:

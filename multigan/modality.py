@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from torch import Tensor
 from torch.utils.data import Dataset
 
 from .errors import DataError
@@ -25,8 +26,10 @@ if TYPE_CHECKING:
 BuiltinDataset = Callable[["GANConfig", str], Dataset]
 #: ``(path, config, split, skip_bad_files) -> Dataset``: local files.
 PathDataset = Callable[[str, "GANConfig", str, bool], Dataset]
-#: ``(samples, path_without_suffix) -> written files``.
-SampleWriter = Callable[[Any, Path], list[Path]]
+#: ``(samples, path_without_suffix, config) -> written files``.
+SampleWriter = Callable[[Any, Path, "GANConfig"], list[Path]]
+#: ``(path, config) -> cond``: a file turned into what ``gan.sample(cond=...)`` takes.
+ConditionReader = Callable[[str, "GANConfig"], Any]
 #: ``(gan, data, n_samples, seed) -> {metric: value}``.
 Evaluator = Callable[["GAN", str, int | None, int], dict[str, float]]
 
@@ -40,10 +43,13 @@ class Modality:
         default_data: the built-in dataset used when no data is given.
         datasets: built-in datasets by name.
         load_path: loader for a local file or folder (names the file in its errors).
-        write_samples: writes what ``gan.sample`` returns as files a person can open.
+        write_samples: writes what ``gan.sample`` returns as files a person can open (the
+            config gives what the samples alone do not, such as an audio sample rate).
         evaluate: quality metrics of a trained GAN (``multigan eval``).
         config_hints: config fields a data source dictates (``digits`` -> 32x32, one channel),
             applied by the CLI when the user does not set them.
+        read_condition: for conditional families, reads a file into a condition
+            (``multigan sample RUN --cond FILE``): an audio file into a mel spectrogram.
     """
 
     name: str
@@ -53,6 +59,7 @@ class Modality:
     write_samples: SampleWriter
     evaluate: Evaluator | None = None
     config_hints: Callable[[str], dict[str, Any]] = field(default=lambda source: {})
+    read_condition: ConditionReader | None = None
 
     def dataset(self, source: str | Dataset | None, config: "GANConfig", split: str = "train",
                 skip_bad_files: bool = False) -> Dataset:
@@ -68,3 +75,15 @@ class Modality:
             raise DataError(f"data {source!r} is neither a built-in {self.name} dataset "
                             f"({', '.join(sorted(self.datasets))}) nor an existing path")
         return self.load_path(source, config, split, skip_bad_files)
+
+
+def check_batch(batch: Any, shape: tuple[int, ...], family: str, what: str, fix: str) -> Tensor:
+    """Raise :class:`DataError` unless ``batch`` is a float tensor (N, *shape) of ``what``
+    (e.g. "image"); ``fix`` says how to make model and data agree."""
+    if not isinstance(batch, Tensor) or tuple(batch.shape[1:]) != shape or batch.dim() != len(shape) + 1:
+        got = tuple(batch.shape) if isinstance(batch, Tensor) else type(batch).__name__
+        raise DataError(f"{family} expects {what} batches of shape (N, {', '.join(map(str, shape))}), "
+                        f"got {got}; {fix}")
+    if not batch.is_floating_point():
+        raise DataError(f"{family} expects float {what} data in [-1, 1], got dtype {batch.dtype}")
+    return batch

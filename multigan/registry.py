@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .modality import Modality
 
 PLUGIN_GROUP = "multigan.plugins"
-_BUILTIN_MODULES = ("multigan.modalities.image",)
+_BUILTIN_MODULES = ("multigan.modalities.image", "multigan.modalities.audio")
 
 
 @dataclass(frozen=True)

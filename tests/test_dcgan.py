@@ -58,5 +58,5 @@ def test_bad_sample_requests(kwargs, message):
 
 def test_wrong_dtype_batch_is_reported():
     gan = multigan.build("dcgan", image_size=32, channels=1, g_width=8, d_width=8)
-    with pytest.raises(multigan.DataError, match="float images"):
+    with pytest.raises(multigan.DataError, match="float image data"):
         gan.discriminator_loss(torch.zeros(4, 1, 32, 32, dtype=torch.uint8))

@@ -20,7 +20,7 @@ def test_build_and_preview(name, tmp_path):
     batch = first_items(modality.dataset(None, gan.config), 2)
     a, b = gan.preview(batch, 2), gan.preview(batch, 2)
     assert torch.equal(a, b)
-    files = modality.write_samples(a, tmp_path / "preview")
+    files = modality.write_samples(a, tmp_path / "preview", gan.config)
     assert files and all(f.stat().st_size > 0 for f in files)
 
 

@@ -236,7 +236,7 @@ class Trainer:
         """Write the GAN's preview samples as ``samples/step-NNNNNN.<ext>``."""
         samples = self.gan.preview(batch, self.n_preview)
         writer = get_modality(self.gan.modality).write_samples
-        return writer(samples, self.out_dir / "samples" / f"step-{self.step:06d}")
+        return writer(samples, self.out_dir / "samples" / f"step-{self.step:06d}", self.gan.config)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a resumed run needs to take the same next steps."""

@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ...errors import ConfigError, DataError
+from ...modality import check_batch
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DIGITS_SIZE = 32        # the built-in digits' native training size (8x8 scans, upsampled)
@@ -172,11 +173,5 @@ def load_image_path(source: str, config, split: str, skip_bad_files: bool) -> Da
 
 def check_image_batch(batch: Tensor, channels: int, image_size: int, family: str) -> Tensor:
     """Raise :class:`DataError` unless ``batch`` is a float tensor (N, channels, size, size)."""
-    expected = (channels, image_size, image_size)
-    if not isinstance(batch, Tensor) or batch.dim() != 4 or tuple(batch.shape[1:]) != expected:
-        got = tuple(batch.shape) if isinstance(batch, Tensor) else type(batch).__name__
-        raise DataError(f"{family} expects image batches of shape (N, {', '.join(map(str, expected))}), "
-                        f"got {got}; build it with image_size and channels matching the data")
-    if not batch.is_floating_point():
-        raise DataError(f"{family} expects float images in [-1, 1], got dtype {batch.dtype}")
-    return batch
+    return check_batch(batch, (channels, image_size, image_size), family, "image",
+                       "build it with image_size and channels matching the data")

@@ -102,11 +102,7 @@ class DCGAN(GAN):
         return torch.randn(n, self.config.latent_dim, device=self.device, generator=rng)
 
     def generate(self, n: int | None, *, cond=None, rng: torch.Generator) -> Tensor:
-        if cond is not None:
-            raise ConfigError("dcgan is unconditional: call sample(n) without cond")
-        if not isinstance(n, int) or n < 1:
-            raise ConfigError(f"sample(n) needs a number of samples >= 1, got {n!r}")
-        return self.sampling_generator(self.latent(n, rng))
+        return self.sampling_generator(self.latent(self.check_unconditional(n, cond), rng))
 
     def discriminator_loss(self, batch: Tensor) -> Losses:
         c = self.config

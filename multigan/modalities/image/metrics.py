@@ -13,11 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...cache import cache_dir
+from ...cache import cached_model
 from ...config import config_to_dict
 from ...errors import ConfigError
 from ...metrics import frechet_distance
-from ...train.checkpoint import save_atomic
 from .data import DIGITS_SIZE, digits
 
 CLASSIFIER_VERSION = 1
@@ -65,17 +64,7 @@ def _train_classifier(epochs: int = 30, batch_size: int = 64) -> DigitsClassifie
 
 def digits_classifier(device: torch.device | str = "cpu") -> DigitsClassifier:
     """The digits classifier, trained on the real training split on first use and cached."""
-    path = cache_dir() / f"digits_classifier-v{CLASSIFIER_VERSION}.pt"
-    model = DigitsClassifier()
-    if path.is_file():
-        try:
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            return model.eval().to(device)
-        except Exception:  # a stale or damaged cache is rebuilt
-            pass
-    model = _train_classifier()
-    save_atomic(model.state_dict(), path)
-    return model.eval().to(device)
+    return cached_model(f"digits_classifier-v{CLASSIFIER_VERSION}.pt", DigitsClassifier(), _train_classifier, device)
 
 
 def to_digits_space(images: Tensor) -> Tensor:

@@ -1,0 +1,5 @@
+"""Ops the families share, each defined first by a plain-PyTorch reference (the specification)."""
+
+from .phase_shuffle import phase_shuffle
+
+__all__ = ["phase_shuffle"]

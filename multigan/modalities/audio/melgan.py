@@ -1,0 +1,230 @@
+"""MelGAN (Kumar et al., NeurIPS 2019): a fully convolutional mel-spectrogram vocoder.
+
+G upsamples an 80-band log-mel by 8, 8, 2, 2 (= the hop of 256) with transposed convolutions,
+each followed by a residual stack of dilated convolutions (dilations 1, 3, 9); weight norm
+everywhere. D is three identical discriminators on the raw, 2x and 4x average-pooled
+waveform. Hinge loss plus feature matching (weight 10), Adam 1e-4 with betas (0.5, 0.9).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import weight_norm
+
+from ... import losses
+from ...config import GANConfig, make_config, option
+from ...errors import ConfigError
+from ...gan import GAN, Losses
+from ...registry import register_model
+from .data import check_audio_batch
+from .features import MelConfig, MelSpectrogram, multi_resolution_stft_distance
+
+N_PREVIEW = 8
+
+
+def _conv(*args, **kwargs) -> nn.Module:
+    return weight_norm(nn.Conv1d(*args, **kwargs))
+
+
+def _conv_transpose(*args, **kwargs) -> nn.Module:
+    return weight_norm(nn.ConvTranspose1d(*args, **kwargs))
+
+
+def _ratios_for(hop: int) -> tuple[int, ...]:
+    """Upsampling ratios (each at most 8, largest first) whose product is ``hop``, if any."""
+    ratios, rest = [], hop
+    while rest > 1:
+        factor = next((f for f in range(8, 1, -1) if rest % f == 0), None)
+        if factor is None:
+            return ()
+        ratios.append(factor)
+        rest //= factor
+    return tuple(ratios)
+
+
+@dataclass
+class MelGANConfig(GANConfig):
+    """The paper's settings: 80-band log-mel at 22,050 Hz, hop 256, 8,192-sample segments."""
+
+    mel: MelConfig = option(MelConfig(), "the mel front end; saved with the model (mel.<key>=... to change)")
+    segment_length: int = option(8192, "samples per training segment (a multiple of mel.hop_length)", low=1)
+    upsample_ratios: tuple[int, ...] = option((8, 8, 2, 2), "G's upsampling factors; their product is the hop", low=1)
+    g_width: int = option(32, "ngf: G's channels after the last upsampling (x2 per earlier stage)", low=1)
+    residual_layers: int = option(3, "dilated residual blocks per stage (dilations 1, 3, 9, ...)", low=1)
+    num_d: int = option(3, "discriminators, each on a 2x more pooled waveform", low=1)
+    d_width: int = option(16, "ndf: channels of each discriminator's first layer", low=1)
+    d_layers: int = option(4, "strided layers per discriminator", low=1)
+    d_stride: int = option(4, "downsampling factor of each strided layer", low=1)
+    fm_weight: float = option(10.0, "feature matching weight", low=0)
+    stft_loss_weight: float = option(0.0, "Parallel WaveGAN's multi-resolution STFT loss for G (0: off)", low=0)
+    lr_g: float = option(1e-4, "generator learning rate (Adam)", low=0, low_open=True)
+    lr_d: float = option(1e-4, "discriminator learning rate (Adam)", low=0, low_open=True)
+    betas_g: tuple[float, float] = option((0.5, 0.9), "generator Adam betas", low=0, high=1, high_open=True)
+    betas_d: tuple[float, float] = option((0.5, 0.9), "discriminator Adam betas", low=0, high=1, high_open=True)
+    batch_size: int = option(16, "default batch size", low=1)
+    max_steps: int = option(2000, "default number of generator steps", low=1)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.mel.sample_rate
+
+    def validate(self) -> None:
+        hop, product = self.mel.hop_length, math.prod(self.upsample_ratios)
+        if product != hop:
+            hint = _ratios_for(hop)
+            suggestion = (f"set upsample_ratios={','.join(map(str, hint))}" if hint else
+                          "choose a hop whose factors are all 8 or less (e.g. 256 or 200)")
+            raise ConfigError(f"MelGAN's upsample_ratios {self.upsample_ratios} multiply to {product}, but "
+                              f"mel.hop_length is {hop}: each mel frame must become exactly one hop of "
+                              f"samples; {suggestion}")
+        if self.segment_length % hop:
+            raise ConfigError(f"segment_length {self.segment_length} is not a multiple of mel.hop_length {hop}; "
+                              f"use {max(1, round(self.segment_length / hop)) * hop}")
+
+
+class ResidualStack(nn.Module):
+    """Residual blocks with dilations 1, 3, 9, ...: LReLU, dilated conv 3, LReLU, conv 1."""
+
+    def __init__(self, channels: int, n_layers: int):
+        super().__init__()
+        self.blocks = nn.ModuleList(nn.Sequential(
+            nn.LeakyReLU(0.2), nn.ReflectionPad1d(3 ** i), _conv(channels, channels, 3, dilation=3 ** i),
+            nn.LeakyReLU(0.2), _conv(channels, channels, 1)) for i in range(n_layers))
+        self.shortcuts = nn.ModuleList(_conv(channels, channels, 1) for _ in range(n_layers))
+
+    def forward(self, x: Tensor) -> Tensor:
+        for block, shortcut in zip(self.blocks, self.shortcuts):
+            x = shortcut(x) + block(x)
+        return x
+
+
+class MelGANGenerator(nn.Module):
+    """log-mel (N, n_mels, frames) -> waveforms (N, 1, frames * hop) in [-1, 1]."""
+
+    def __init__(self, n_mels: int, ratios: tuple[int, ...], width: int, residual_layers: int):
+        super().__init__()
+        ch = width * 2 ** len(ratios)
+        layers: list[nn.Module] = [nn.ReflectionPad1d(3), _conv(n_mels, ch, 7)]
+        for r in ratios:
+            layers += [nn.LeakyReLU(0.2),
+                       _conv_transpose(ch, ch // 2, 2 * r, r, padding=r // 2 + r % 2, output_padding=r % 2),
+                       ResidualStack(ch // 2, residual_layers)]
+            ch //= 2
+        layers += [nn.LeakyReLU(0.2), nn.ReflectionPad1d(3), _conv(ch, 1, 7), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, mel: Tensor) -> Tensor:
+        return self.net(mel)
+
+
+class ScaleDiscriminator(nn.Module):
+    """One MelGAN discriminator: grouped strided convolutions; returns every layer's output."""
+
+    def __init__(self, width: int, n_layers: int, stride: int):
+        super().__init__()
+        layers = [nn.Sequential(nn.ReflectionPad1d(7), _conv(1, width, 15), nn.LeakyReLU(0.2))]
+        ch = width
+        for _ in range(n_layers):
+            out = min(ch * stride, 1024)
+            layers.append(nn.Sequential(
+                _conv(ch, out, stride * 10 + 1, stride, padding=stride * 5, groups=ch // 4), nn.LeakyReLU(0.2)))
+            ch = out
+        out = min(ch * 2, 1024)
+        layers.append(nn.Sequential(_conv(ch, out, 5, padding=2), nn.LeakyReLU(0.2)))
+        layers.append(_conv(out, 1, 3, padding=1))
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        features = []
+        for layer in self.layers:
+            x = layer(x)
+            features.append(x)
+        return features
+
+
+class MultiScaleDiscriminator(nn.Module):
+    """``num_d`` discriminators on the waveform average-pooled by 1, 2, 4, ...; returns, per
+    scale, the list of layer outputs (the last is the score map)."""
+
+    def __init__(self, num_d: int, width: int, n_layers: int, stride: int):
+        super().__init__()
+        self.scales = nn.ModuleList(ScaleDiscriminator(width, n_layers, stride) for _ in range(num_d))
+        self.pool = nn.AvgPool1d(4, stride=2, padding=1, count_include_pad=False)
+
+    def forward(self, x: Tensor) -> list[list[Tensor]]:
+        outputs = []
+        for i, d in enumerate(self.scales):
+            if i:
+                x = self.pool(x)
+            outputs.append(d(x))
+        return outputs
+
+
+class MelGAN(GAN):
+    """MelGAN: conditional on mel spectrograms; ``sample(cond=mel)`` vocodes."""
+
+    config: MelGANConfig
+
+    def __init__(self, config: MelGANConfig):
+        super().__init__(config,
+                         MelGANGenerator(config.mel.n_mels, config.upsample_ratios, config.g_width,
+                                         config.residual_layers),
+                         MultiScaleDiscriminator(config.num_d, config.d_width, config.d_layers, config.d_stride))
+        self.mel = MelSpectrogram(config.mel)
+
+    def generate(self, n: int | None, *, cond: Tensor | None, rng: torch.Generator) -> Tensor:
+        if cond is None:
+            raise ConfigError("melgan vocodes mel spectrograms: call sample(cond=mel) with a log-mel of shape "
+                              f"(N, {self.config.mel.n_mels}, frames), e.g. mel = gan.mel(waveform)")
+        mel = cond.unsqueeze(0) if cond.dim() == 2 else cond
+        if mel.dim() != 3 or mel.shape[1] != self.config.mel.n_mels:
+            raise ConfigError(f"melgan expects mels of shape (N, {self.config.mel.n_mels}, frames), "
+                              f"got {tuple(cond.shape)}")
+        if n is not None and n != mel.shape[0]:
+            raise ConfigError(f"sample(n={n}) disagrees with the {mel.shape[0]} mels given as cond")
+        return self.sampling_generator(mel.to(self.device, torch.float32))
+
+    def preview(self, batch, n: int) -> Tensor:
+        mel, _ = batch
+        return self.sample(cond=mel[:min(n, N_PREVIEW)])
+
+    def _batch(self, batch) -> tuple[Tensor, Tensor]:
+        mel, wav = batch
+        return mel, check_audio_batch(wav, self.config.segment_length, "melgan")
+
+    def discriminator_loss(self, batch) -> Losses:
+        mel, real = self._batch(batch)
+        with torch.no_grad():
+            fake = self.generator(mel)
+        real_out, fake_out = self.discriminator(real), self.discriminator(fake)
+        loss = sum(losses.discriminator_loss("hinge", r[-1], f[-1]) for r, f in zip(real_out, fake_out))
+        return {"loss": loss}
+
+    def generator_loss(self, batch) -> Losses:
+        c = self.config
+        mel, real = self._batch(batch)
+        fake = self.generator(mel)
+        fake_out = self.discriminator(fake)
+        with torch.no_grad():
+            real_out = self.discriminator(real)
+        adversarial = sum(losses.generator_loss("hinge", f[-1]) for f in fake_out)
+        # each layer's L1, weighted 1/num_D * 4/(n_layers + 1) as in the reference code
+        weight = 1.0 / c.num_d * 4.0 / (c.d_layers + 1)
+        fm = sum(losses.feature_matching(r[:-1], f[:-1], [weight] * (len(f) - 1))
+                 for r, f in zip(real_out, fake_out))
+        out = {"loss": adversarial + c.fm_weight * fm, "adversarial": adversarial, "feature_matching": fm}
+        if c.stft_loss_weight > 0:
+            stft = multi_resolution_stft_distance(fake, real)
+            out["loss"] = out["loss"] + c.stft_loss_weight * stft
+            out["stft"] = stft
+        return out
+
+
+@register_model("melgan", modality="audio")
+def melgan(**overrides) -> MelGAN:
+    """MelGAN with the paper's defaults (80-band log-mel at 22,050 Hz, hop 256)."""
+    return MelGAN(make_config(MelGANConfig, overrides))

@@ -1,0 +1,191 @@
+"""Audio quality on the built-in notes.
+
+WaveGAN (unconditional): a pitch classifier multigan trains (once per sample rate and segment
+length, cached) on the real ``notes`` training split scores generated notes with the inception
+score ``exp(E_x[KL(p(y|x) || p(y))])``: near 8 (the number of pitches) when every sample is a
+clear note and the pitches are balanced, near 1 for noise or a single pitch. ``score_real``,
+the same on real held-out notes, is the ceiling to compare with.
+
+MelGAN (a vocoder): held-out real audio is turned into mels and back; the multi-resolution STFT
+distance and the log-mel L1 distance to the original, against the same for an untrained vocoder
+of the same config.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ...cache import cached_model
+from ...config import config_to_dict
+from ...errors import ConfigError
+from ...metrics import one_thread
+from .data import PITCHES, AudioFolder, notes
+from .features import MelConfig, MelSpectrogram, multi_resolution_stft_distance
+
+CLASSIFIER_VERSION = 1
+FEATURES = 128
+N_MELS = 64
+DYNAMIC_RANGE = 4.0   # log10 units below each example's loudest bin that the classifier sees (80 dB)
+CHUNK = 250           # samples generated or classified per call
+VOCODE_CHUNK = 16     # mels vocoded per call
+
+
+class PitchClassifier(nn.Module):
+    """A small CNN on log-mel features (64 bands, n_fft 1024, hop 256) of waveforms (N, 1, T).
+
+    Each example's log-mel is taken relative to its loudest bin (so the level does not
+    matter) and summarised over time by its maximum and mean per band (so a note is read
+    wherever it sounds, and any length works); 1-D convolutions over frequency follow.
+    ``features`` gives the penultimate layer, ``forward`` logits over :data:`PITCHES`.
+    """
+
+    def __init__(self, sample_rate: int):
+        super().__init__()
+        self.mel = MelSpectrogram(MelConfig(sample_rate=sample_rate, n_fft=1024, hop_length=256,
+                                            win_length=1024, n_mels=N_MELS, f_max=0.0))
+        self.body = nn.Sequential(
+            nn.Conv1d(2, 16, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
+            nn.Conv1d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool1d(2),
+            nn.Flatten(), nn.Linear(32 * (N_MELS // 4), FEATURES), nn.ReLU())
+        self.head = nn.Linear(FEATURES, len(PITCHES))
+
+    def spectrum(self, x: Tensor) -> Tensor:
+        """Waveforms (N, 1, T) -> (N, 2, bands): per band, the maximum and the mean over time of
+        the log-mel relative to the example's loudest bin, scaled from [-80 dB, 0] to [0, 1]."""
+        mel = self.mel(x.float())
+        mel = (mel - mel.amax(dim=(1, 2), keepdim=True)).clamp(min=-DYNAMIC_RANGE) / DYNAMIC_RANGE + 1
+        return torch.stack([mel.amax(dim=2), mel.mean(dim=2)], dim=1)
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate features (N, 128) of waveforms (N, 1, T)."""
+        return self.body(self.spectrum(x))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
+
+
+def _train_classifier(sample_rate: int, segment_length: int, epochs: int = 3,
+                      batch_size: int = 64) -> PitchClassifier:
+    data = notes("train", sample_rate=sample_rate, segment_length=segment_length)
+    with torch.random.fork_rng(devices=[]), one_thread():
+        torch.manual_seed(0)
+        model = PitchClassifier(sample_rate)
+        # the spectra are computed once: the mel front end has no parameters
+        with torch.no_grad():
+            spectra = torch.cat([model.spectrum(torch.stack([data[i] for i in range(j, min(j + 256, len(data)))]))
+                                 for j in range(0, len(data), 256)])
+        opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+        for _ in range(epochs):
+            for idx in torch.randperm(len(data)).split(batch_size):
+                loss = F.cross_entropy(model.head(model.body(spectra[idx])), data.labels[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+    return model.eval()
+
+
+def pitch_classifier(sample_rate: int, segment_length: int, device: torch.device | str = "cpu") -> PitchClassifier:
+    """The pitch classifier for notes at ``sample_rate`` and ``segment_length``, trained on the
+    ``notes`` training split on first use (deterministically) and cached; a damaged cache
+    file is rebuilt."""
+    return cached_model(f"pitch_classifier-v{CLASSIFIER_VERSION}-{sample_rate}hz-{segment_length}.pt",
+                        PitchClassifier(sample_rate), lambda: _train_classifier(sample_rate, segment_length),
+                        device)
+
+
+def inception_score(probs: Tensor) -> float:
+    """``exp(E_x[KL(p(y|x) || p(y))])`` of class probabilities (N, C), ``p(y)`` their mean;
+    from 1 (every row the same) to C (confident rows, classes balanced). Computed in float64."""
+    p = probs.detach().double().cpu()
+    marginal = p.mean(dim=0, keepdim=True)
+    kl = (torch.xlogy(p, p) - torch.xlogy(p, marginal)).sum(dim=1)
+    return float(kl.mean().exp())
+
+
+@torch.no_grad()
+def _generate(gan, n: int, seed: int) -> list[Tensor]:
+    """``n`` samples from ``gan`` in chunks of at most :data:`CHUNK`, chunk ``i`` from seed ``seed + i``."""
+    return [gan.sample(min(CHUNK, n - i), seed=seed + i) for i in range(0, n, CHUNK)]
+
+
+def _real_notes(rate: int, length: int, n: int) -> list[Tensor]:
+    """The first ``n`` notes of the test split, in chunks. Item ``i`` depends only on
+    ``(seed, split, i)`` and the test split draws from its own stream, so for ``n`` above
+    its default 512 items the split is extended and stays held out."""
+    data = notes("test", sample_rate=rate, segment_length=length, size=n)
+    return [torch.stack([data[i] for i in range(j, min(j + CHUNK, n))]) for j in range(0, n, CHUNK)]
+
+
+@torch.no_grad()
+def _probabilities(classifier: PitchClassifier, chunks: list[Tensor]) -> Tensor:
+    device = next(classifier.parameters()).device
+    return torch.cat([classifier(x.to(device)).softmax(dim=1).cpu() for x in chunks])
+
+
+def evaluate_pitch(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict[str, float]:
+    """``score`` and ``score_real`` for an unconditional audio GAN (WaveGAN) trained on notes.
+
+    ``score`` is the :func:`inception_score` of the pitch classifier on ``n_samples`` (default
+    1,000) generated notes; ``score_real`` the same on as many real held-out notes (the test
+    split, extended past its 512 items when more are asked for, so both scores use the same
+    count: the score's bias depends on it). Both at the GAN's sample rate and segment length.
+    """
+    if data not in (None, "notes"):
+        raise ConfigError(f"pitch metrics are defined on the built-in notes dataset (its pitch classifier "
+                          f"gives the classes); this run trained on {data!r}")
+    n = 1000 if n_samples is None else n_samples
+    rate, length = gan.config.sample_rate, gan.config.segment_length
+    classifier = pitch_classifier(rate, length, gan.device)
+    return {
+        "score": inception_score(_probabilities(classifier, _generate(gan, n, seed))),
+        "score_real": inception_score(_probabilities(classifier, _real_notes(rate, length, n))),
+        "n_samples": n,
+    }
+
+
+def _held_out_audio(data: str | None, rate: int, length: int, n: int, seed: int) -> Tensor:
+    """Real audio (n, 1, length) for a vocoder's metrics: test notes, or a folder's first files."""
+    if data in (None, "notes"):
+        return torch.cat(_real_notes(rate, length, n))
+    folder = AudioFolder(data, rate, length, normalize="peak")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # the random crops
+        return torch.stack([folder[i] for i in range(min(n, len(folder)))])
+
+
+@torch.no_grad()
+def _vocode(gan, mels: Tensor, seed: int) -> Tensor:
+    return torch.cat([gan.sample(cond=m, seed=seed) for m in mels.split(VOCODE_CHUNK)])
+
+
+@torch.no_grad()
+def evaluate_vocoder(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict[str, float]:
+    """``stft_distance`` and ``mel_l1`` for a vocoder (MelGAN), and the same for an untrained
+    vocoder of the same config (``stft_distance_untrained``, ``mel_l1_untrained``).
+
+    ``n_samples`` (default 64) held-out real waveforms at the vocoder's mel sample rate and
+    segment length are turned into mels with the vocoder's own mel config and vocoded back.
+    ``stft_distance`` is :func:`multi_resolution_stft_distance` between vocoded and real audio,
+    ``mel_l1`` the mean absolute difference of their log-mels. On ``notes`` (or no data) the
+    real audio is the test split; on a folder it is the folder's first ``n_samples`` files
+    (a random crop each, seeded by ``seed``, peak-normalised): pass a folder the vocoder did
+    not train on to measure held-out quality.
+    """
+    from ...registry import build
+
+    n = 64 if n_samples is None else n_samples
+    mel_config, length, device = gan.config.mel, gan.config.segment_length, gan.device
+    front = MelSpectrogram(mel_config).to(device)
+    real = _held_out_audio(data, mel_config.sample_rate, length, n, seed).to(device)
+    real_mel = front(real)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        untrained = build(gan.name, **config_to_dict(gan.config)).to(device)
+    metrics: dict[str, float] = {}
+    for suffix, vocoder in (("", gan), ("_untrained", untrained)):
+        fake = _vocode(vocoder, real_mel, seed).float()
+        metrics["stft_distance" + suffix] = float(multi_resolution_stft_distance(fake, real))
+        metrics["mel_l1" + suffix] = float((front(fake) - real_mel).abs().mean())
+    return {**metrics, "n_samples": len(real)}

@@ -1,0 +1,148 @@
+"""WaveGAN (Donahue, McAuley & Puckette, ICLR 2019): DCGAN's idea in one dimension.
+
+G: z ~ U(-1, 1)^100 -> dense -> (16d, 16) -> transposed 1-D convolutions (kernel 25, stride 4)
+halving the channels each time -> tanh waveform. D mirrors it with strided convolutions,
+LeakyReLU 0.2 and phase shuffle after each of its first four layers, then a dense critic.
+No batch norm. Trained as a WGAN-GP (lambda 10) with 5 critic steps per generator step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ... import losses
+from ...config import GANConfig, make_config, option
+from ...gan import GAN, Losses
+from ...kernels import phase_shuffle
+from ...registry import register_model
+from .data import check_audio_batch
+
+KERNEL, STRIDE, PAD = 25, 4, 11  # "same"-style padding: a stride-4 layer maps L to L / 4 exactly
+# Layer strides for each output length; the first layer starts from 16 samples.
+STRIDES = {16384: (4, 4, 4, 4, 4), 32768: (4, 4, 4, 4, 4, 2), 65536: (4, 4, 4, 4, 4, 4)}
+N_PREVIEW = 8
+
+
+@dataclass
+class WaveGANConfig(GANConfig):
+    """The paper's settings: 16,384 samples at 16 kHz, d = 64, WGAN-GP, Adam 1e-4 (0.5, 0.9)."""
+
+    sample_rate: int = option(16000, "audio sample rate in Hz", low=1)
+    segment_length: int = option(16384, "samples per example", choices=tuple(STRIDES))
+    model_size: int = option(64, "d: G's last and D's first layer width", low=1)
+    latent_dim: int = option(100, "size of z ~ U(-1, 1)", low=1)
+    phase_shuffle: int = option(2, "n: D's feature maps shift by up to n samples", low=0)
+    phase_shuffle_per_batch: bool = option(False, "one shift per batch (the reference code) instead of per example")
+    gp_weight: float = option(10.0, "lambda of the WGAN gradient penalty", low=0)
+    n_critic: int = option(5, "critic steps per generator step", low=1)
+    lr_g: float = option(1e-4, "generator learning rate (Adam)", low=0, low_open=True)
+    lr_d: float = option(1e-4, "discriminator learning rate (Adam)", low=0, low_open=True)
+    betas_g: tuple[float, float] = option((0.5, 0.9), "generator Adam betas", low=0, high=1, high_open=True)
+    betas_d: tuple[float, float] = option((0.5, 0.9), "discriminator Adam betas", low=0, high=1, high_open=True)
+    batch_size: int = option(64, "default batch size", low=1)
+    max_steps: int = option(2000, "default number of generator steps", low=1)
+
+
+def _width(d: int, segment_length: int) -> int:
+    """Channels of the first G (last D) feature map: 16d, or 32d for the longer variants."""
+    return d * (16 if segment_length == 16384 else 32)
+
+
+class WaveGANGenerator(nn.Module):
+    """z (N, latent_dim) -> waveforms (N, 1, segment_length) in [-1, 1]."""
+
+    def __init__(self, latent_dim: int, d: int, segment_length: int):
+        super().__init__()
+        ch = _width(d, segment_length)
+        self.start = (ch, 16)
+        self.project = nn.Linear(latent_dim, ch * 16)
+        layers: list[nn.Module] = []
+        strides = STRIDES[segment_length]
+        for i, stride in enumerate(strides):
+            out = 1 if i == len(strides) - 1 else ch // 2
+            pad, out_pad = (PAD, 1) if stride == 4 else (12, 1)
+            layers += [nn.ReLU(), nn.ConvTranspose1d(ch, out, KERNEL, stride, pad, output_padding=out_pad)]
+            ch = out
+        self.net = nn.Sequential(*layers, nn.Tanh())
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(self.project(z).view(z.shape[0], *self.start))
+
+
+class PhaseShuffle(nn.Module):
+    """Phase shuffle by up to ``n`` samples while training; the identity in eval mode."""
+
+    def __init__(self, n: int, per_batch: bool):
+        super().__init__()
+        self.n, self.per_batch = n, per_batch
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.n == 0:
+            return x
+        count = 1 if self.per_batch else x.shape[0]
+        shifts = torch.randint(-self.n, self.n + 1, (count,), device=x.device).expand(x.shape[0])
+        return phase_shuffle(x, self.n, shifts)
+
+
+class WaveGANDiscriminator(nn.Module):
+    """waveforms (N, 1, segment_length) -> critic values (N,)."""
+
+    def __init__(self, d: int, segment_length: int, shuffle: int, per_batch: bool):
+        super().__init__()
+        strides = tuple(reversed(STRIDES[segment_length]))
+        top = _width(d, segment_length)
+        layers: list[nn.Module] = []
+        ch_in, ch = 1, top // 2 ** (len(strides) - 1)
+        for i, stride in enumerate(strides):
+            pad = PAD if stride == 4 else 12
+            layers += [nn.Conv1d(ch_in, ch, KERNEL, stride, pad), nn.LeakyReLU(0.2)]
+            if i < len(strides) - 1:
+                layers.append(PhaseShuffle(shuffle, per_batch))
+            ch_in, ch = ch, ch * 2
+        self.net = nn.Sequential(*layers)
+        self.critic = nn.Linear(top * 16, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.critic(self.net(x).flatten(1)).flatten()
+
+
+class WaveGAN(GAN):
+    """WaveGAN trained with WGAN-GP."""
+
+    config: WaveGANConfig
+
+    def __init__(self, config: WaveGANConfig):
+        super().__init__(config,
+                         WaveGANGenerator(config.latent_dim, config.model_size, config.segment_length),
+                         WaveGANDiscriminator(config.model_size, config.segment_length, config.phase_shuffle,
+                                              config.phase_shuffle_per_batch))
+
+    def latent(self, n: int, rng: torch.Generator | None = None) -> Tensor:
+        return torch.rand(n, self.config.latent_dim, device=self.device, generator=rng) * 2 - 1
+
+    def generate(self, n: int | None, *, cond=None, rng: torch.Generator) -> Tensor:
+        return self.sampling_generator(self.latent(self.check_unconditional(n, cond), rng))
+
+    def preview(self, batch, n: int) -> Tensor:
+        return self.sample(min(n, N_PREVIEW), seed=0)
+
+    def discriminator_loss(self, batch: Tensor) -> Losses:
+        real = check_audio_batch(batch, self.config.segment_length, "wavegan")
+        with torch.no_grad():
+            fake = self.generator(self.latent(real.shape[0]))
+        wasserstein = losses.discriminator_loss("wasserstein", self.discriminator(real), self.discriminator(fake))
+        gp = losses.gradient_penalty(self.discriminator, real, fake)
+        return {"loss": wasserstein + self.config.gp_weight * gp, "wasserstein": -wasserstein, "gp": gp}
+
+    def generator_loss(self, batch: Tensor) -> Losses:
+        fake = self.generator(self.latent(batch.shape[0]))
+        return {"loss": losses.generator_loss("wasserstein", self.discriminator(fake))}
+
+
+@register_model("wavegan", modality="audio")
+def wavegan(**overrides) -> WaveGAN:
+    """WaveGAN with the paper's defaults (16,384 samples at 16 kHz, d = 64)."""
+    return WaveGAN(make_config(WaveGANConfig, overrides))

@@ -1,0 +1,77 @@
+import dataclasses
+
+import pytest
+import torch
+from torch.nn.utils import parametrize
+
+import multigan
+from multigan.config import config_to_dict
+from multigan.errors import ConfigError
+
+
+def test_generator_maps_80_by_32_mel_to_8192_samples():
+    gan = multigan.build("melgan")
+    assert gan.generator(torch.randn(1, 80, 32)).shape == (1, 1, 8192)
+    assert round(sum(p.numel() for p in gan.generator.parameters()) / 1e6, 2) == 4.27
+
+
+def test_defaults_are_the_papers():
+    c = multigan.build("melgan").config
+    assert (c.mel.sample_rate, c.mel.n_fft, c.mel.hop_length, c.mel.win_length, c.mel.n_mels) == (22050, 1024, 256, 1024, 80)
+    assert (c.upsample_ratios, c.residual_layers, c.num_d, c.fm_weight) == ((8, 8, 2, 2), 3, 3, 10.0)
+    assert (c.lr_g, c.betas_g, c.batch_size, c.segment_length) == (1e-4, (0.5, 0.9), 16, 8192)
+    assert c.sample_rate == 22050
+
+
+def test_weight_norm_uses_parametrizations():
+    gan = multigan.build("melgan")
+    convs = [m for m in gan.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d))]
+    assert convs and all(parametrize.is_parametrized(m, "weight") for m in convs)
+
+
+def test_multi_scale_discriminator_sees_three_poolings():
+    gan = multigan.build("melgan")
+    outs = gan.discriminator(torch.randn(2, 1, 8192))
+    assert len(outs) == 3
+    assert [o[-1].shape[-1] for o in outs] == [32, 16, 8]  # score maps of the 1x, 2x, 4x pooled waveform
+    assert len(outs[0]) == 4 + 3  # first conv, 4 strided, one more conv, the score
+
+
+def test_mel_settings_travel_with_the_config():
+    gan = multigan.build("melgan", **{"mel.n_mels": 64, "mel.f_max": 8000.0})
+    d = config_to_dict(gan.config)
+    assert d["mel"]["n_mels"] == 64 and d["mel"]["f_max"] == 8000.0
+    again = multigan.build("melgan", **d)
+    assert again.config == gan.config and dataclasses.asdict(again.config.mel)["n_mels"] == 64
+    assert again.generator(torch.randn(1, 64, 4)).shape == (1, 1, 1024)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"mel.hop_length": 300}, "set upsample_ratios=6,5,5,2"),
+    ({"segment_length": 8000}, "use 7936"),
+    ({"mel.win_length": 2048}, "longer than n_fft"),
+    ({"mel.f_max": 12000.0}, "f_max <= sample_rate / 2"),
+    ({"mel.nmels": 64}, "unknown config key 'mel.nmels'"),
+])
+def test_bad_mel_settings_say_what_to_change(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        multigan.build("melgan", **overrides)
+
+
+def test_sampling_needs_a_mel():
+    gan = multigan.build("melgan")
+    with pytest.raises(ConfigError, match="call sample\\(cond=mel\\)"):
+        gan.sample(2)
+    with pytest.raises(ConfigError, match="\\(N, 80, frames\\)"):
+        gan.sample(cond=torch.zeros(1, 40, 8))
+    wav = torch.rand(2, 1, 4096) * 2 - 1
+    assert gan.sample(cond=gan.mel(wav), seed=0).shape == (2, 1, 4096)
+
+
+def test_generator_loss_terms():
+    gan = multigan.build("melgan", stft_loss_weight=1.0)
+    wav = torch.rand(2, 1, 8192) * 2 - 1
+    out = gan.generator_loss((gan.mel(wav), wav))
+    assert set(out) == {"loss", "adversarial", "feature_matching", "stft"}
+    expected = out["adversarial"] + 10 * out["feature_matching"] + out["stft"]
+    assert out["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
