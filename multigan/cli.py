@@ -89,6 +89,9 @@ def _train(args: argparse.Namespace) -> int:
             saved = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read run config {str(path)!r}: {exc}") from exc
+        if not isinstance(saved, dict) or not isinstance(saved.get("name"), str):
+            raise ConfigError(f"{str(path)!r} is not a multigan run config (a JSON object with name, config, train)")
+        saved = {"config": {}, "train": {}, **saved}
         if args.name and args.name != saved.get("name"):
             raise ConfigError(f"{path} is a {saved.get('name')!r} run, not {args.name!r}")
         args.name = saved.get("name")

@@ -80,16 +80,17 @@ def test_config_json_repeats_a_run(tmp_path):
     (["train", "dcgan", "--steps", "0"], "max_steps must be a whole number >= 1"),
     (["train", "dcgan", "--data", "/no/such/folder"], "'/no/such/folder' is neither"),
     (["train"], "name a model family"),
+    (["train", "--config", "/no/such/config.json"], "cannot read run config"),
     (["train", "--config", "runs/dcgan/config.json"], "give the repeat its own --out"),
     (["sample", "/no/such/run"], "does not exist"),
     (["list", "--modality", "imag"], "Did you mean 'image'"),
 ])
 def test_errors_exit_2_with_a_message(tmp_path, capsys, monkeypatch, argv, message):
-    if argv[:2] == ["train", "--config"]:
+    if argv[:3] == ["train", "--config", "runs/dcgan/config.json"]:
         (tmp_path / "runs" / "dcgan").mkdir(parents=True)
         (tmp_path / "runs" / "dcgan" / "config.json").write_text('{"name": "dcgan", "config": {}, "train": {}}')
         monkeypatch.chdir(tmp_path)
-    elif argv[0] == "train":
+    elif argv[0] == "train" and "--config" not in argv:
         argv = [*argv, "--out", str(tmp_path / "run")]
     assert main(argv) == 2
     err = capsys.readouterr().err
