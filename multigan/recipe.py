@@ -4,12 +4,14 @@ and printing, so each stays one readable page."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .config import parse_set_options
 from .gan import GAN
 from .registry import build, get_modality
 from .train import Trainer
@@ -17,11 +19,13 @@ from .train import Trainer
 
 def run_recipe(config_path: str | Path, out_dir: str | Path, scale: float = 1.0,
                overrides: dict[str, Any] | None = None, data: str | None = None,
-               n_samples: int | None = None, progress: bool = True) -> tuple[GAN, dict[str, Any], dict[str, Any]]:
+               n_samples: int | None = None, progress: bool = True,
+               evaluate: bool = True) -> tuple[GAN, dict[str, Any], dict[str, Any]]:
     """Train the recipe at ``config_path`` with its steps multiplied by ``scale``, then evaluate.
 
     ``overrides`` change the family config, ``data`` the recipe's data. Returns the trained GAN,
-    the metrics (also written to ``out_dir/eval.json``) and the trainer settings used.
+    the metrics (also written to ``out_dir/eval.json``; empty when ``evaluate`` is false, for
+    data the modality's metrics do not cover) and the trainer settings used.
     """
     recipe = json.loads(Path(config_path).read_text())
     train = dict(recipe["train"])
@@ -31,6 +35,22 @@ def run_recipe(config_path: str | Path, out_dir: str | Path, scale: float = 1.0,
     torch.manual_seed(train.get("seed", 0))  # the initial weights, as `multigan train --config` seeds them
     gan = build(recipe["name"], **{**recipe["config"], **(overrides or {})})
     Trainer(gan, out_dir=out_dir, progress=progress, **train).fit()
+    if not evaluate:
+        return gan, {}, train
     metrics = get_modality(gan.modality).evaluate(gan, train.get("data"), n_samples, 0)
     (Path(out_dir) / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return gan, metrics, train
+
+
+def recipe_arguments(doc: str, out_dir: str, needs_data: bool = False) -> argparse.Namespace:
+    """The command line every recipe takes: ``[--data DIR] [--out DIR] [--scale F] [--set k=v ...]``;
+    ``overrides`` holds the parsed ``--set`` items."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    if needs_data:
+        parser.add_argument("--data", required=True, help="the local data folder")
+    parser.add_argument("--out", default=out_dir, help=f"run folder (default: {out_dir})")
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the recipe's steps")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    args = parser.parse_args()
+    args.overrides = parse_set_options(args.set)
+    return args

@@ -14,11 +14,9 @@ Target: fd < 0.25 x fd_untrained and all ten digits.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from multigan.config import parse_set_options
-from multigan.recipe import run_recipe
+from multigan.recipe import recipe_arguments, run_recipe
 
 CONFIG = Path(__file__).with_suffix(".json")
 
@@ -39,9 +37,5 @@ def main(out_dir: str | Path = "runs/dcgan_digits", scale: float = 1.0, override
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="runs/dcgan_digits")
-    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the recipe's steps")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    args = parser.parse_args()
-    main(args.out, args.scale, parse_set_options(args.set))
+    args = recipe_arguments(__doc__, "runs/dcgan_digits")
+    main(args.out, args.scale, args.overrides)
