@@ -148,7 +148,7 @@ def _sample(args: argparse.Namespace) -> int:
         samples = gan.sample(seed=args.seed, cond=modality.read_condition(args.cond, gan.config))
     else:
         samples = gan.sample(args.n or 64, seed=args.seed)
-    for path in modality.write_samples(samples, stem, gan.config):
+    for path in modality.write_samples(samples, stem, gan):
         print(path)
     return 0
 

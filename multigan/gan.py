@@ -6,7 +6,8 @@ A family subclasses :class:`GAN` and defines
 * ``discriminator_loss(batch)`` and ``generator_loss(batch)``: each returns a dict whose
   ``"loss"`` entry is minimised and whose other entries are logged;
 * optionally ``phases(batches_per_epoch)``: pre-training phases run before adversarial
-  training (SeqGAN's MLE pre-training of G and D).
+  training (SeqGAN's MLE pre-training of G and D), ``critic_steps(batches_per_epoch)`` and
+  ``attach_data(dataset)``.
 
 The trainer knows nothing else about the family.
 """
@@ -102,9 +103,19 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
         real data, for conditional families; unconditional ones sample from a fixed seed."""
         return self.sample(n, seed=0)
 
+    def attach_data(self, dataset: Any) -> None:
+        """Take what the family needs from its training data besides batches (SeqGAN: a text
+        corpus's tokenizer, kept in the checkpoint for decoding). The trainer calls this once,
+        before training. Nothing by default."""
+
     def phases(self, batches_per_epoch: int) -> list[Phase]:
         """Pre-training phases, run in order before adversarial training. None by default."""
         return []
+
+    def critic_steps(self, batches_per_epoch: int) -> int:
+        """Discriminator updates per generator update in adversarial training: ``config.n_critic``
+        (SeqGAN counts them in epochs of the data)."""
+        return self.config.n_critic
 
     @abc.abstractmethod
     def generate(self, n: int | None, *, cond: Any, rng: torch.Generator) -> Any:

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 BuiltinDataset = Callable[["GANConfig", str], Dataset]
 #: ``(path, config, split, skip_bad_files) -> Dataset``: local files.
 PathDataset = Callable[[str, "GANConfig", str, bool], Dataset]
-#: ``(samples, path_without_suffix, config) -> written files``.
-SampleWriter = Callable[[Any, Path, "GANConfig"], list[Path]]
+#: ``(samples, path_without_suffix, gan) -> written files``.
+SampleWriter = Callable[[Any, Path, "GAN"], list[Path]]
 #: ``(path, config) -> cond``: a file turned into what ``gan.sample(cond=...)`` takes.
 ConditionReader = Callable[[str, "GANConfig"], Any]
 #: ``(gan, data, n_samples, seed) -> {metric: value}``.
@@ -44,7 +44,7 @@ class Modality:
         datasets: built-in datasets by name.
         load_path: loader for a local file or folder (names the file in its errors).
         write_samples: writes what ``gan.sample`` returns as files a person can open (the
-            config gives what the samples alone do not, such as an audio sample rate).
+            GAN gives what the samples alone do not: an audio sample rate, a text tokenizer).
         evaluate: quality metrics of a trained GAN (``multigan eval``).
         config_hints: config fields a data source dictates (``digits`` -> 32x32, one channel),
             applied by the CLI when the user does not set them.

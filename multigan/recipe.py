@@ -17,23 +17,35 @@ from .registry import build, get_modality
 from .train import Trainer
 
 
-def run_recipe(config_path: str | Path, out_dir: str | Path, scale: float = 1.0,
-               overrides: dict[str, Any] | None = None, data: str | None = None,
-               n_samples: int | None = None, progress: bool = True,
-               evaluate: bool = True) -> tuple[GAN, dict[str, Any], dict[str, Any]]:
-    """Train the recipe at ``config_path`` with its steps multiplied by ``scale``, then evaluate.
-
-    ``overrides`` change the family config, ``data`` the recipe's data. Returns the trained GAN,
-    the metrics (also written to ``out_dir/eval.json``; empty when ``evaluate`` is false, for
-    data the modality's metrics do not cover) and the trainer settings used.
-    """
+def load_recipe(config_path: str | Path, scale: float = 1.0, overrides: dict[str, Any] | None = None,
+                data: str | None = None) -> tuple[GAN, dict[str, Any]]:
+    """The recipe at ``config_path``: its GAN (built from the recipe's seed) and its trainer
+    settings, with every step count multiplied by ``scale``: ``max_steps`` and the config
+    fields the recipe lists under ``"scaled"`` (pre-training phases). ``overrides`` change the
+    family config, ``data`` the recipe's data."""
     recipe = json.loads(Path(config_path).read_text())
     train = dict(recipe["train"])
     train["max_steps"] = max(1, round(train["max_steps"] * scale))
     if data is not None:
         train["data"] = data
+    config = dict(recipe["config"])
+    for key in recipe.get("scaled", []):
+        config[key] = max(1, round(config[key] * scale))
     torch.manual_seed(train.get("seed", 0))  # the initial weights, as `multigan train --config` seeds them
-    gan = build(recipe["name"], **{**recipe["config"], **(overrides or {})})
+    return build(recipe["name"], **{**config, **(overrides or {})}), train
+
+
+def run_recipe(config_path: str | Path, out_dir: str | Path, scale: float = 1.0,
+               overrides: dict[str, Any] | None = None, data: str | None = None,
+               n_samples: int | None = None, progress: bool = True,
+               evaluate: bool = True) -> tuple[GAN, dict[str, Any], dict[str, Any]]:
+    """Train the recipe at ``config_path`` (see :func:`load_recipe`), then evaluate.
+
+    Returns the trained GAN, the metrics (also written to ``out_dir/eval.json``; empty when
+    ``evaluate`` is false, for data the modality's metrics do not cover) and the trainer
+    settings used.
+    """
+    gan, train = load_recipe(config_path, scale, overrides, data)
     Trainer(gan, out_dir=out_dir, progress=progress, **train).fit()
     if not evaluate:
         return gan, {}, train
@@ -42,15 +54,17 @@ def run_recipe(config_path: str | Path, out_dir: str | Path, scale: float = 1.0,
     return gan, metrics, train
 
 
-def recipe_arguments(doc: str, out_dir: str, needs_data: bool = False) -> argparse.Namespace:
-    """The command line every recipe takes: ``[--data DIR] [--out DIR] [--scale F] [--set k=v ...]``;
-    ``overrides`` holds the parsed ``--set`` items."""
+def recipe_arguments(doc: str, out_dir: str, needs_data: bool = False, steps: bool = False) -> argparse.Namespace:
+    """The command line every recipe takes: ``[--data DIR] [--out DIR] [--scale F] [--set k=v ...]``
+    (and ``--steps N`` where ``steps``); ``overrides`` holds the parsed ``--set`` items."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     if needs_data:
         parser.add_argument("--data", required=True, help="the local data folder")
     parser.add_argument("--out", default=out_dir, help=f"run folder (default: {out_dir})")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the recipe's steps")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    if steps:
+        parser.add_argument("--steps", type=int, help="adversarial steps (default: the recipe's, scaled)")
     args = parser.parse_args()
     args.overrides = parse_set_options(args.set)
     return args

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .modality import Modality
 
 PLUGIN_GROUP = "multigan.plugins"
-_BUILTIN_MODULES = ("multigan.modalities.image", "multigan.modalities.audio")
+_BUILTIN_MODULES = ("multigan.modalities.image", "multigan.modalities.audio", "multigan.modalities.text")
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,8 @@ class Trainer:
         out_dir: the run folder (``config.json``, ``metrics.jsonl``, ``checkpoints/``,
             ``samples/``). Training resumes from its last checkpoint if there is one.
         max_steps: generator (adversarial) steps; defaults to ``gan.config.max_steps``.
-            Pre-training phases run before them.
+            Pre-training phases run before them; for a GAN with phases, 0 runs the phases only
+            (resume later with more steps to continue adversarially).
         batch_size: defaults to ``gan.config.batch_size``.
         precision: ``"32"``, ``"bf16-mixed"`` (CPU and CUDA) or ``"16-mixed"`` (CUDA).
         seed: seeds Python, NumPy and torch, and the data order.
@@ -70,7 +71,8 @@ class Trainer:
         self.gan = gan
         self.data = data
         self.out_dir = Path(out_dir if out_dir is not None else Path("runs") / gan.name)
-        self.max_steps = _positive("max_steps", gan.config.max_steps if max_steps is None else max_steps)
+        self.max_steps = _positive("max_steps", gan.config.max_steps if max_steps is None else max_steps,
+                                   least=0 if any(p.steps for p in gan.phases(1)) else 1)
         self.batch_size = _positive("batch_size", gan.config.batch_size if batch_size is None else batch_size)
         for name, value in (("sample_every", sample_every), ("checkpoint_every", checkpoint_every),
                             ("log_every", log_every), ("keep_checkpoints", keep_checkpoints),
@@ -112,6 +114,7 @@ class Trainer:
         _seed_everything(self.seed)
 
         dataset = modality.dataset(self.data, cfg, "train", self.skip_bad_files)
+        gan.attach_data(dataset)
         self.stream = BatchStream(dataset, self.batch_size, self.seed, distributed.rank(),
                                   distributed.world_size(), self.num_workers)
         gan.to(self.device).train()
@@ -128,6 +131,7 @@ class Trainer:
         self.clip = {"generator": cfg.grad_clip_g, "discriminator": cfg.grad_clip_d}
         self._nets = nets
         phases = gan.phases(self.stream.batches_per_epoch)
+        n_critic = gan.critic_steps(self.stream.batches_per_epoch)
         total = sum(p.steps for p in phases) + self.max_steps
 
         self.logger = MetricsLogger(self.out_dir, enabled=main)
@@ -153,7 +157,7 @@ class Trainer:
                 if phase is not None:
                     logs = self._update(phase.network, phase.loss, prefix=phase.name)
                 else:
-                    for _ in range(cfg.n_critic):
+                    for _ in range(n_critic):
                         logs_d = self._update("discriminator", gan.discriminator_loss, prefix="d")
                     logs = {**logs_d, **self._update("generator", gan.generator_loss, prefix="g")}
                 self.step += 1
@@ -236,7 +240,7 @@ class Trainer:
         """Write the GAN's preview samples as ``samples/step-NNNNNN.<ext>``."""
         samples = self.gan.preview(batch, self.n_preview)
         writer = get_modality(self.gan.modality).write_samples
-        return writer(samples, self.out_dir / "samples" / f"step-{self.step:06d}", self.gan.config)
+        return writer(samples, self.out_dir / "samples" / f"step-{self.step:06d}", self.gan)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a resumed run needs to take the same next steps."""
@@ -290,9 +294,9 @@ class Trainer:
         set_rng_state(state["rng"])
 
 
-def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+def _positive(name: str, value: Any, least: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(f"{name} must be a whole number >= {least}, got {value!r}")
     return value
 
 

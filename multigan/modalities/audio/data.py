@@ -27,6 +27,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 NOTES_SIZES = {"train": 4096, "test": 512}
 _SPLIT_IDS = {"train": 0, "test": 1}
 NOTE_PEAK = 0.9
+NOISE_FLOOR = 10 ** (-60 / 20)  # RMS of the notes' white noise floor: -60 dBFS, like a quiet recording
 NORMALIZATIONS = ("peak", "loudness", "none")
 PEAK = 0.95                      # the "peak" normalisation's largest |sample|
 LOUDNESS_RMS = 10 ** (-20 / 20)  # the "loudness" normalisation's RMS: -20 dBFS
@@ -101,10 +102,13 @@ class Notes(Dataset):
     def __getitem__(self, i: int) -> Tensor:
         if not 0 <= i < self.size:
             raise IndexError(f"notes index {i} out of range for {self.size} items")
-        _, wave = _synthesise_note(self._rng(i), self.sample_rate, self.segment_length)
-        out = np.zeros(self.segment_length, dtype=np.float32)
-        out[:len(wave)] = wave
-        return torch.from_numpy(out).unsqueeze(0)
+        rng = self._rng(i)
+        _, wave = _synthesise_note(rng, self.sample_rate, self.segment_length)
+        # a faint noise floor under the whole segment: real recordings have one, and without it
+        # the bins between harmonics would be exactly silent, which no vocoder reproduces
+        out = rng.standard_normal(self.segment_length) * NOISE_FLOOR
+        out[:len(wave)] += wave
+        return torch.from_numpy(out.astype(np.float32)).unsqueeze(0)
 
 
 def notes(split: str = "train", sample_rate: int = 16000, segment_length: int = 16384,
@@ -114,7 +118,8 @@ def notes(split: str = "train", sample_rate: int = 16000, segment_length: int = 
     Each note has a pitch drawn uniformly from :data:`PITCHES` (its index is the label, in
     ``.labels``), a random harmonic timbre (1 to 8 harmonics with decaying amplitudes), an ADSR
     envelope, light vibrato (4-7 Hz, under 0.4% deep) and a small detune (within 10 cents); it
-    starts at sample 0, peaks at 0.9, and is zero-padded or cropped to ``segment_length``.
+    starts at sample 0, peaks at 0.9, and is padded with silence or cropped to ``segment_length``.
+    White noise at -60 dBFS (RMS) lies under the whole segment, as under any recording.
     The two splits draw from different streams, so the test split is held out at any ``size``.
     """
     return Notes(split, sample_rate, segment_length, size, seed)

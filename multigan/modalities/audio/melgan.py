@@ -4,6 +4,8 @@ G upsamples an 80-band log-mel by 8, 8, 2, 2 (= the hop of 256) with transposed 
 each followed by a residual stack of dilated convolutions (dilations 1, 3, 9); weight norm
 everywhere. D is three identical discriminators on the raw, 2x and 4x average-pooled
 waveform. Hinge loss plus feature matching (weight 10), Adam 1e-4 with betas (0.5, 0.9).
+Options from Parallel WaveGAN: its multi-resolution STFT loss as an auxiliary G loss, and a
+warm-up of G on that loss alone before D joins.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from torch.nn.utils.parametrizations import weight_norm
 from ... import losses
 from ...config import GANConfig, make_config, option
 from ...errors import ConfigError
-from ...gan import GAN, Losses
+from ...gan import GAN, Losses, Phase
 from ...registry import register_model
 from .data import check_audio_batch
 from .features import MelConfig, MelSpectrogram, multi_resolution_stft_distance
@@ -61,6 +63,8 @@ class MelGANConfig(GANConfig):
     d_stride: int = option(4, "downsampling factor of each strided layer", low=1)
     fm_weight: float = option(10.0, "feature matching weight", low=0)
     stft_loss_weight: float = option(0.0, "Parallel WaveGAN's multi-resolution STFT loss for G (0: off)", low=0)
+    stft_warmup_steps: int = option(0, "G-only steps on the STFT loss before D joins (Parallel WaveGAN's "
+                                       "schedule; 0: none, as in the MelGAN paper)", low=0)
     lr_g: float = option(1e-4, "generator learning rate (Adam)", low=0, low_open=True)
     lr_d: float = option(1e-4, "discriminator learning rate (Adam)", low=0, low_open=True)
     betas_g: tuple[float, float] = option((0.5, 0.9), "generator Adam betas", low=0, high=1, high_open=True)
@@ -195,6 +199,15 @@ class MelGAN(GAN):
     def _batch(self, batch) -> tuple[Tensor, Tensor]:
         mel, wav = batch
         return mel, check_audio_batch(wav, self.config.segment_length, "melgan")
+
+    def stft_loss(self, batch) -> Losses:
+        """G alone, fitted by the multi-resolution STFT loss (the warm-up phase)."""
+        mel, real = self._batch(batch)
+        return {"loss": multi_resolution_stft_distance(self.generator(mel), real)}
+
+    def phases(self, batches_per_epoch: int) -> list[Phase]:
+        steps = self.config.stft_warmup_steps
+        return [Phase("stft_warmup", "generator", steps, self.stft_loss)] if steps else []
 
     def discriminator_loss(self, batch) -> Losses:
         mel, real = self._batch(batch)

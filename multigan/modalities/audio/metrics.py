@@ -24,7 +24,7 @@ from ...metrics import one_thread
 from .data import PITCHES, AudioFolder, notes
 from .features import MelConfig, MelSpectrogram, multi_resolution_stft_distance
 
-CLASSIFIER_VERSION = 1
+CLASSIFIER_VERSION = 2
 FEATURES = 128
 N_MELS = 64
 DYNAMIC_RANGE = 4.0   # log10 units below each example's loudest bin that the classifier sees (80 dB)

@@ -36,7 +36,7 @@ def save_image_grid(images: Tensor, path: str | Path, nrow: int | None = None) -
     return path
 
 
-def write_image_samples(samples: Tensor, stem: Path, config=None) -> list[Path]:
+def write_image_samples(samples: Tensor, stem: Path, gan=None) -> list[Path]:
     """The image modality's sample writer: ``<stem>.png``, a grid of all samples."""
     stem = Path(stem)
     path = stem if stem.suffix.lower() == ".png" else stem.with_name(stem.name + ".png")

@@ -36,7 +36,7 @@ def load_points(path, config, split, skip_bad_files):
     return points
 
 
-def write_points(samples: torch.Tensor, stem: Path, config) -> list[Path]:
+def write_points(samples: torch.Tensor, stem: Path, gan) -> list[Path]:
     path = Path(stem).with_suffix(".txt")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{x:.4f} {y:.4f}\n" for x, y in samples.tolist()))

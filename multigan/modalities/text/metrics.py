@@ -1,0 +1,189 @@
+"""Text quality metrics on token sequences: BLEU and self-BLEU as Texygen computes them, and
+distinct-n.
+
+A sequence is a list of hashable tokens (ints or strings; a tensor row works too): strip
+padding and whatever follows EOS first, and split text into words with :func:`texts_to_tokens`.
+
+Texygen's BLEU-n scores each hypothesis with NLTK's sentence BLEU against every reference and
+averages: modified n-gram precisions for orders 1..n (each n-gram's count clipped by its largest
+count in any one reference), weights 1/n, a brevity penalty against the closest reference length
+(ties to the shorter), and NLTK's smoothing method 1 (an order with no match counts 0.1 matches).
+A hypothesis with no unigram match scores 0. Here the clipping counts are gathered once over all
+references instead of once per hypothesis, which gives the same numbers thousands of times faster.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import Counter
+from typing import Hashable, Sequence
+
+import torch
+from torch import Tensor
+
+EPSILON = 0.1  # NLTK SmoothingFunction().method1: the numerator of a precision with no matches
+
+Tokens = Sequence[Hashable]
+
+
+def texts_to_tokens(lines: Sequence[str]) -> list[list[str]]:
+    """Each line split on whitespace."""
+    return [line.split() for line in lines]
+
+
+def _as_lists(sequences: Sequence[Tokens], what: str) -> list[list[Hashable]]:
+    out = []
+    for s in sequences:
+        if isinstance(s, str):  # would be scored character by character
+            raise ValueError(f"{what} must be token sequences, got the string {s[:40]!r}; "
+                             "split text into words with texts_to_tokens")
+        out.append(s.tolist() if hasattr(s, "tolist") else list(s))
+    return out
+
+
+def _ngram_counts(tokens: list[Hashable], k: int) -> Counter:
+    return Counter(zip(*(tokens[j:] for j in range(k))))
+
+
+def _closest_length(lengths: list[int], hyp_len: int, skip: int | None = None) -> int:
+    """The length in sorted distinct ``lengths`` (other than ``skip``) closest to ``hyp_len``,
+    the shorter on a tie."""
+    pos = bisect.bisect_left(lengths, hyp_len)
+    candidates = [length for length in lengths[max(pos - 1, 0):pos + 2] if length != skip]
+    return min(candidates, key=lambda length: (abs(length - hyp_len), length))
+
+
+def _sentence_bleu(hyp_len: int, matches: list[int], ref_len: int) -> float:
+    """NLTK's smoothed sentence BLEU from the clipped matches of each order 1..n."""
+    if matches[0] == 0:
+        return 0.0
+    n = len(matches)
+    log_precision = sum(math.log((m or EPSILON) / max(1, hyp_len - k)) for k, m in enumerate(matches)) / n
+    brevity = 1.0 if hyp_len > ref_len else math.exp(1 - ref_len / hyp_len)
+    return brevity * math.exp(log_precision)
+
+
+def _check_order(n: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"BLEU order n={n!r}: must be a positive integer")
+
+
+def bleu(hypotheses: Sequence[Tokens], references: Sequence[Tokens], n: int) -> float:
+    """Texygen's BLEU-n (see the module docstring): the mean over ``hypotheses`` of each one's
+    smoothed sentence BLEU against all ``references``."""
+    _check_order(n)
+    hypotheses, references = _as_lists(hypotheses, "hypotheses"), _as_lists(references, "references")
+    if not hypotheses or not references:
+        raise ValueError(f"BLEU needs hypotheses and references, got {len(hypotheses)} and {len(references)}")
+    max_counts = []
+    for k in range(1, n + 1):
+        best: dict[tuple, int] = {}
+        for ref in references:
+            for gram, count in _ngram_counts(ref, k).items():
+                if count > best.get(gram, 0):
+                    best[gram] = count
+        max_counts.append(best)
+    lengths = sorted({len(ref) for ref in references})
+    total = 0.0
+    for hyp in hypotheses:
+        matches = [sum(min(c, best.get(gram, 0)) for gram, c in _ngram_counts(hyp, k).items())
+                   for k, best in enumerate(max_counts, start=1)]
+        total += _sentence_bleu(len(hyp), matches, _closest_length(lengths, len(hyp)))
+    return total / len(hypotheses)
+
+
+def self_bleu(samples: Sequence[Tokens], n: int = 3) -> float:
+    """Self-BLEU-n: the mean over samples of each one's BLEU-n (as in :func:`bleu`) against all
+    the other samples. Only the sample itself is left out: an identical sample elsewhere still
+    counts. Higher means less diverse.
+
+    For each n-gram the two largest counts (and which sample holds the largest) are kept, so
+    the clipping count without sample ``i`` is found in constant time.
+    """
+    _check_order(n)
+    samples = _as_lists(samples, "samples")
+    if len(samples) < 2:
+        raise ValueError(f"self-BLEU needs at least two samples, got {len(samples)}")
+    counts = [[_ngram_counts(s, k) for k in range(1, n + 1)] for s in samples]
+    tops: list[dict[tuple, list[int]]] = [{} for _ in range(n)]   # gram -> [largest, its owner, second]
+    for i, per_order in enumerate(counts):
+        for top, grams in zip(tops, per_order):
+            for gram, c in grams.items():
+                t = top.get(gram)
+                if t is None:
+                    top[gram] = [c, i, 0]
+                elif c > t[0]:
+                    top[gram] = [c, i, t[0]]
+                elif c > t[2]:
+                    t[2] = c
+    length_counts = Counter(len(s) for s in samples)
+    lengths = sorted(length_counts)
+    total = 0.0
+    for i, (s, per_order) in enumerate(zip(samples, counts)):
+        matches = []
+        for top, grams in zip(tops, per_order):
+            matched = 0
+            for gram, c in grams.items():
+                largest, owner, second = top[gram]
+                matched += min(c, second if owner == i else largest)
+            matches.append(matched)
+        skip = len(s) if length_counts[len(s)] == 1 else None   # its own length, unless another has it
+        total += _sentence_bleu(len(s), matches, _closest_length(lengths, len(s), skip))
+    return total / len(samples)
+
+
+def distinct_n(samples: Sequence[Tokens], n: int = 2) -> float:
+    """Distinct-n: distinct n-grams over all n-grams in ``samples`` (0.0 when there are none)."""
+    _check_order(n)
+    seen: set[tuple] = set()
+    total = 0
+    for s in _as_lists(samples, "samples"):
+        grams = list(zip(*(s[j:] for j in range(n))))
+        seen.update(grams)
+        total += len(grams)
+    return len(seen) / total if total else 0.0
+
+
+# ---------------------------------------------------------------------- a trained SeqGAN's metrics
+DEFAULT_SAMPLES = {"oracle": 10_000, "text": 1_000}
+SAMPLE_CHUNK = 1_000
+
+
+def _samples(gan, n: int, seed: int) -> Tensor:
+    """``n`` samples in chunks, chunk ``i`` from seed ``seed + i``."""
+    return torch.cat([gan.sample(min(SAMPLE_CHUNK, n - i), seed=seed + i) for i in range(0, n, SAMPLE_CHUNK)])
+
+
+def evaluate_text(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict[str, float]:
+    """A SeqGAN's quality metrics (``multigan eval``).
+
+    On the oracle (``data`` None or ``"oracle"``): ``nll_oracle``, the oracle's per-token NLL of
+    ``n_samples`` (default 10,000) samples of G, and ``nll_test``, G's per-token NLL of the
+    held-out oracle sequences. On a text corpus: ``bleu2`` ... ``bleu5`` of ``n_samples``
+    (default 1,000) decoded samples against the corpus's held-out lines, words split on
+    whitespace (:func:`bleu`); ``self_bleu3`` among the samples; ``distinct2``; and
+    ``nll_test`` on the held-out lines (EOS counted, PAD after it not).
+    """
+    from ...errors import ConfigError
+    from ...metrics import one_thread
+    from .data import TextCorpus, oracle, oracle_model
+
+    on_oracle = data in (None, "oracle")
+    n = DEFAULT_SAMPLES["oracle" if on_oracle else "text"] if n_samples is None else n_samples
+    with one_thread():
+        samples = _samples(gan, n, seed).cpu()
+        if on_oracle:
+            return {"nll_oracle": oracle_model().nll(samples), "nll_test": gan.nll(oracle("test").ids),
+                    "n_samples": n}
+        tokenizer = gan.generator.tokenizer
+        if tokenizer is None:
+            raise ConfigError(f"this seqgan was trained without a tokenizer (on the oracle), so it cannot be "
+                              f"scored against the text {data!r}")
+        held_out = TextCorpus(data, tokenizer, gan.config.max_len, "test")
+        hypotheses = texts_to_tokens(gan.decode(samples))
+        references = texts_to_tokens(held_out.lines)
+        metrics = {f"bleu{k}": bleu(hypotheses, references, k) for k in range(2, 6)}
+        metrics.update(self_bleu3=self_bleu(hypotheses, 3), distinct2=distinct_n(hypotheses, 2),
+                       nll_test=gan.nll(held_out.ids), n_samples=n)
+    return metrics

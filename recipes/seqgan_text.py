@@ -1,0 +1,51 @@
+"""SeqGAN on a local text file: one sentence (or line) per example, the paper's schedule.
+
+    python recipes/seqgan_text.py --data corpus.txt                  # the paper's schedule: a GPU job
+    python recipes/seqgan_text.py --data corpus.txt --scale 0.05     # a twentieth of every phase
+    python recipes/seqgan_text.py --data corpus.txt --set vocab_size=2000 --set max_len=48
+
+The same run from the command line:
+    multigan train --config recipes/seqgan_text.json --data corpus.txt --out runs/seqgan_text
+
+Every 10th non-blank line is held out. A sentencepiece model of vocab_size pieces is trained on
+the other lines and saved with the model (a corpus too small for 5,000 pieces says which size
+fits). Evaluates 1,000 decoded samples against the held-out lines: BLEU-2..5, self-BLEU-3,
+distinct-2, and G's NLL of the held-out lines, beside the same for the model after MLE only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from multigan import Trainer
+from multigan.recipe import load_recipe, recipe_arguments
+from multigan.registry import get_modality
+
+CONFIG = Path(__file__).with_suffix(".json")
+KEYS = ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu3", "distinct2", "nll_test")
+
+
+def main(data: str, out_dir: str | Path = "runs/seqgan_text", scale: float = 1.0, overrides: dict | None = None,
+         n_samples: int = 1000, progress: bool = True) -> dict:
+    """Pre-train, score, train adversarially, score again; print both and return
+    ``{"mle": {...}, "seqgan": {...}}``."""
+    gan, train = load_recipe(CONFIG, scale, overrides, data=data)
+    evaluate = get_modality("text").evaluate
+    Trainer(gan, out_dir=out_dir, progress=progress, **{**train, "max_steps": 0}).fit()
+    result = {"mle": evaluate(gan, data, n_samples, 0)}
+    Trainer(gan, out_dir=out_dir, progress=progress, **train).fit()
+    result["seqgan"] = evaluate(gan, data, n_samples, 0)
+    (Path(out_dir) / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
+
+    print(f"\nSeqGAN on {data}, {train['max_steps']} adversarial steps (scale {scale})")
+    print(f"  {'':11s} {'MLE':>8s} {'SeqGAN':>8s}")
+    for key in KEYS:
+        print(f"  {key:11s} {result['mle'][key]:8.3f} {result['seqgan'][key]:8.3f}")
+    print(f"samples (TXT): {Path(out_dir) / 'samples'}   metrics: {Path(out_dir) / 'eval.json'}")
+    return result
+
+
+if __name__ == "__main__":
+    args = recipe_arguments(__doc__, "runs/seqgan_text", needs_data=True)
+    main(args.data, args.out, args.scale, args.overrides)

@@ -1,0 +1,271 @@
+"""SeqGAN: the paper's defaults, the policy-gradient loss, EOS masking, vectorised rollouts
+against a step-by-step reference, and short runs on the oracle and on a text file."""
+
+import math
+import random
+import types
+
+import pytest
+import torch
+
+import multigan
+from multigan.errors import ConfigError, DataError
+from multigan.modalities.text.seqgan import SeqGAN
+
+SMALL = dict(vocab_size=7, max_len=5, d_embed_dim=8, d_filter_sizes=(1, 2, 3), d_num_filters=(6, 6, 6),
+             pretrain_g_epochs=0, pretrain_d_rounds=0, n_critic=1, rollouts=4)
+EOS_TOKENIZER = types.SimpleNamespace(bos_id=1, eos_id=2, pad_id=0, vocab_size=7)
+
+
+def small(**overrides) -> SeqGAN:
+    return multigan.build("seqgan", **{**SMALL, **overrides})
+
+
+def test_defaults_are_the_papers():
+    gan = multigan.build("seqgan")
+    c = gan.config
+    assert (c.vocab_size, c.max_len, c.g_embed_dim, c.g_hidden_dim, c.g_init_std) == (5000, 20, 32, 32, 0.1)
+    assert (c.lr_g, c.grad_clip_g, c.batch_size, c.lr_d, c.d_embed_dim) == (1e-2, 5.0, 64, 1e-4, 64)
+    assert c.d_filter_sizes == (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
+    assert c.d_num_filters == (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+    assert (c.d_dropout, c.d_l2, c.rollouts, c.ema_decay) == (0.25, 0.2, 16, 0.8)
+    assert (c.pretrain_g_epochs, c.pretrain_d_rounds, c.d_rounds, c.d_epochs) == (120, 50, 5, 3)
+    assert [p.name for p in gan.phases(156)] == ["mle", "d_pretrain"]
+    assert [p.steps for p in gan.phases(156)] == [120 * 156, 50 * 3 * 156]
+    assert gan.critic_steps(156) == 5 * 3 * 156
+    assert all(p.std().item() == pytest.approx(0.1, rel=0.1) for p in gan.generator.parameters())
+    x = gan.sample(3, seed=0)
+    assert x.shape == (3, 20) and x.dtype == torch.long and torch.equal(x, gan.sample(3, seed=0))
+    assert gan.decode(x[:1]) == [" ".join(map(str, x[0].tolist()))]
+
+
+def test_config_errors_name_the_fix():
+    with pytest.raises(ConfigError, match=r"d_filter_sizes \[15, 20\].*max_len 10"):
+        multigan.build("seqgan", max_len=10)
+    with pytest.raises(ConfigError, match="one filter count per window size"):
+        multigan.build("seqgan", d_filter_sizes=(1, 2))
+    with pytest.raises(ConfigError, match="rollout"):
+        multigan.build("seqgan", rollout=3)
+    gan = multigan.build("seqgan", vocab_size=100)
+    with pytest.raises(ConfigError, match="vocab_size=5000 max_len=20"):
+        multigan.Trainer(gan, out_dir="unused", progress=False).fit()
+
+
+def test_bad_batches_are_named():
+    gan = small()
+    with pytest.raises(DataError, match=r"\(N, 5\), got \(2, 4\)"):
+        gan.mle_loss(torch.zeros(2, 4, dtype=torch.long))
+    with pytest.raises(DataError, match="int64"):
+        gan.mle_loss(torch.zeros(2, 5))
+    with pytest.raises(DataError, match=r"\[0, 9\].*vocab_size is 7"):
+        gan.discriminator_loss(torch.tensor([[0, 1, 2, 3, 9]]))
+
+
+def _constant_generator(gan, probs):
+    """Make G predict ``probs`` at every step, whatever it has read."""
+    lm = gan.generator.lm
+    with torch.no_grad():
+        lm.head.weight.zero_()
+        lm.head.bias.copy_(torch.tensor(probs).log())
+
+
+def test_policy_gradient_loss_against_a_hand_computed_case(monkeypatch):
+    gan = small(vocab_size=2, max_len=2, d_filter_sizes=(1,), d_num_filters=(4,))
+    _constant_generator(gan, [0.25, 0.75])
+    samples = torch.tensor([[0, 1], [1, 1]])
+    rewards = torch.tensor([[0.2, 0.4], [0.6, 0.8]])
+    monkeypatch.setattr(gan.generator, "sample", lambda n, length, rng=None: samples)
+    monkeypatch.setattr(gan, "rewards", lambda s: rewards)
+    out = gan.generator_loss(torch.zeros(2, 2, dtype=torch.long))
+    expected = -(math.log(0.25) * 0.2 + math.log(0.75) * 0.4 + math.log(0.75) * 0.6 + math.log(0.75) * 0.8) / 4
+    assert out["loss"].item() == pytest.approx(expected, rel=1e-5)
+    assert out["reward"].item() == pytest.approx((0.4 + 0.8) / 2)
+    # the gradient raises the logit of the token whose reward-weighted count is larger
+    out["loss"].backward()
+    grad = gan.generator.lm.head.bias.grad
+    assert grad[1] < 0 < grad[0]
+
+
+def test_eos_masks_losses_rewards_and_samples(monkeypatch):
+    gan = small()
+    gan.generator.tokenizer = EOS_TOKENIZER
+    ids = torch.tensor([[3, 2, 0, 0, 0], [4, 5, 6, 3, 2], [3, 4, 5, 6, 4]])
+    mask = gan.generator.token_mask(ids)
+    assert mask.tolist() == [[1, 1, 0, 0, 0], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1]]
+    logp = gan.generator.log_probs(ids)
+    assert gan.mle_loss(ids)["loss"].item() == pytest.approx((-(logp * mask).sum() / 12).item(), rel=1e-6)
+    # what lies after EOS, in the ids or in the rewards, cannot change the policy-gradient loss
+    monkeypatch.setattr(gan.generator, "sample", lambda n, length, rng=None: ids)
+    losses = []
+    for after_eos in (0.0, 100.0):
+        rewards = torch.full((3, 5), 0.5)
+        rewards[0, 2:] = after_eos
+        monkeypatch.setattr(gan, "rewards", lambda s, r=rewards: r)
+        losses.append(gan.generator_loss(ids)["loss"].item())
+    assert losses[0] == pytest.approx(losses[1])
+    # samples end at EOS and are padded after it, in sampling and in rollouts
+    _constant_generator(gan, [0.02, 0.02, 0.5, 0.02, 0.4, 0.02, 0.02])
+    x = gan.sample(200, seed=0)
+    assert (x == 2).any()
+    after = gan.generator.token_mask(x) == 0
+    assert after.any() and torch.all(x[after] == 0)
+    completions = gan.generator.complete(x[:20], rollouts=3)
+    for t in range(1, 5):
+        assert torch.equal(completions[t - 1, :, :, :t], x[:20, :t].expand(3, -1, -1))
+    flat = completions.reshape(-1, 5)
+    assert torch.all(flat[gan.generator.token_mask(flat) == 0] == 0)
+
+
+def _reference_rewards(gan, samples, rollouts, seed):
+    """Rewards the straightforward way: for each prefix length, feed the prefix token by token
+    from the start, then sample the rest one position at a time (all rollouts side by side),
+    and ask D."""
+    policy, gen = gan.rollout_policy, torch.Generator().manual_seed(seed)
+    n, length = samples.shape
+    rows = samples.repeat(rollouts, 1)
+    rewards = torch.zeros(n, length)
+    for t in range(1, length):
+        logits, state = policy.start(len(rows))
+        for k in range(t):
+            logits, state = policy.step(rows[:, k], state)
+        seq = rows.clone()
+        for k in range(t, length):
+            token = torch.multinomial(logits.softmax(dim=-1), 1, generator=gen).squeeze(1)
+            seq[:, k] = token
+            if k < length - 1:
+                logits, state = policy.step(token, state)
+        rewards[:, t - 1] = gan.real_probability(seq).view(rollouts, n).mean(dim=0)
+    rewards[:, -1] = gan.real_probability(samples)
+    return rewards
+
+
+class _PositionalScorer(torch.nn.Module):
+    """logit = sum over positions of a random score of (position, token)."""
+
+    def __init__(self, vocab_size, length):
+        super().__init__()
+        self.scores = torch.nn.Parameter(3 * torch.randn(length, vocab_size))
+
+    def forward(self, ids):
+        return self.scores.gather(1, ids.T).sum(dim=0)
+
+
+@pytest.mark.parametrize("generator", ["lstm", "gpt2"])
+def test_vectorised_rollouts_agree_with_a_step_by_step_reference(generator):
+    torch.manual_seed(3)
+    gan = small(vocab_size=5, max_len=4, d_filter_sizes=(1, 2), d_num_filters=(8, 8), g_init_std=1.0,
+                generator=generator, gpt2_width=16, gpt2_heads=2)
+    if generator == "gpt2":  # a sharper random policy, so that prefixes matter
+        with torch.no_grad():
+            gan.generator.model.transformer.ln_f.weight.mul_(4)
+    gan.discriminator = _PositionalScorer(vocab_size=5, length=4)  # a D whose verdict depends on every token
+    samples = gan.sample(6, seed=1)
+    rollouts = 20_000 if generator == "lstm" else 4_000
+    fast = gan.rewards(samples, rollouts=rollouts)
+    slow = _reference_rewards(gan, samples, rollouts, seed=2)
+    # a variable in [0, 1] with mean m has variance at most m (1 - m): allow 5 standard errors of
+    # the difference of two independent means
+    m = torch.maximum(fast, slow)
+    tolerance = 5 * (2 * m * (1 - m) / rollouts).sqrt()
+    assert torch.all((fast - slow).abs() <= tolerance), (fast - slow).abs().max()
+    assert torch.equal(fast[:, -1], slow[:, -1])
+    # and the rewards do depend on the prefix (the check above is not vacuous)
+    assert fast[:, :-1].max() - fast[:, :-1].min() > 3 * tolerance[:, :-1].max()
+
+
+def test_rollout_policy_is_a_delayed_copy_of_g(tmp_path):
+    gan = small(pretrain_g_epochs=1)
+    data = torch.randint(3, 7, (64, 5))
+    multigan.Trainer(gan, data=_Ids(data), out_dir=tmp_path,
+                     max_steps=1, batch_size=16, progress=False, sample_every=0).fit()
+    policy = gan.rollout_policy
+    assert policy is gan.generator_ema and policy is not gan.generator
+    assert gan.sampling_generator is gan.generator
+    differs = [not torch.equal(a, b) for a, b in zip(policy.parameters(), gan.generator.parameters())]
+    assert any(differs)
+
+
+class _Ids(torch.utils.data.Dataset):
+    def __init__(self, ids):
+        self.ids = ids
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, i):
+        return self.ids[i]
+
+
+SUBJECTS = "the cat|a dog|my neighbour|the old man|a small bird".split("|")
+VERBS = "sees|likes|follows|draws".split("|")
+OBJECTS = "the river|a red house|the garden|an apple".split("|")
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    rng = random.Random(0)
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}"
+                              for _ in range(400)) + "\n", encoding="utf-8")
+    return path
+
+
+def test_text_file_run_keeps_its_tokenizer_resumes_exactly_and_evaluates(corpus, tmp_path):
+    config = dict(vocab_size=38, max_len=12, d_filter_sizes=(1, 2, 3), d_num_filters=(8, 8, 8),
+                  pretrain_g_epochs=1, pretrain_d_rounds=1, d_epochs=1, n_critic=2, rollouts=2)
+    settings = dict(data=str(corpus), batch_size=32, progress=False, sample_every=0, seed=1)
+
+    torch.manual_seed(0)
+    straight = multigan.build("seqgan", **config)
+    multigan.Trainer(straight, out_dir=tmp_path / "a", max_steps=3, **settings).fit()
+
+    torch.manual_seed(0)
+    stopped = multigan.build("seqgan", **config)
+    multigan.Trainer(stopped, out_dir=tmp_path / "b", max_steps=1, **settings).fit()
+    resumed = multigan.load(tmp_path / "b")
+    multigan.Trainer(resumed, out_dir=tmp_path / "b", max_steps=3, **settings).fit()
+    for (key, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        if isinstance(a, torch.Tensor):
+            assert torch.equal(a, b), key
+
+    loaded = multigan.load(tmp_path / "a")
+    assert loaded.generator.tokenizer is not None and loaded.generator.tokenizer.vocab_size == 38
+    texts = loaded.decode(loaded.sample(4, seed=0))
+    assert len(texts) == 4 and all(isinstance(t, str) for t in texts)
+    samples = sorted((tmp_path / "a" / "samples").glob("*.txt"))
+    assert samples and samples[-1].read_text(encoding="utf-8").count("\n") == 16
+
+    metrics = multigan.registry.get_modality("text").evaluate(loaded, str(corpus), 100, 0)
+    assert set(metrics) == {"bleu2", "bleu3", "bleu4", "bleu5", "self_bleu3", "distinct2", "nll_test", "n_samples"}
+    assert all(0 <= metrics[k] <= 1 for k in ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu3", "distinct2"))
+    assert 0 < metrics["nll_test"] < math.log(38) + 1
+
+
+def test_a_vocabulary_mismatch_with_the_tokenizer_is_named():
+    gan = multigan.build("seqgan", vocab_size=30, max_len=12, d_filter_sizes=(1, 2), d_num_filters=(4, 4))
+    with pytest.raises(ConfigError, match="31 tokens.*vocab_size=30.*vocab_size=31"):
+        gan.attach_data(types.SimpleNamespace(tokenizer=types.SimpleNamespace(vocab_size=31)))
+
+
+@pytest.mark.parametrize("generator", ["lstm", "gpt2"])
+def test_cached_steps_match_teacher_forcing(generator):
+    gan = small(generator=generator, gpt2_width=16, gpt2_heads=2)
+    ids = gan.sample(3, seed=0)
+    teacher = gan.generator.log_probs(ids)
+    logits, _ = gan.generator.start(3)
+    stepped = [logits.log_softmax(-1).gather(1, ids[:, :1])]
+    for t, (logits, _) in enumerate(gan.generator.prefix_states(ids), start=1):
+        stepped.append(logits.log_softmax(-1).gather(1, ids[:, t:t + 1]))
+    assert torch.allclose(torch.cat(stepped, dim=1), teacher, atol=1e-5)
+
+
+def test_gpt2_generator_from_a_local_pretrained_folder(tmp_path):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    GPT2LMHeadModel(GPT2Config(vocab_size=7, n_positions=8, n_embd=16, n_layer=1, n_head=2)).save_pretrained(tmp_path)
+    gan = small(generator="gpt2", pretrained_path=str(tmp_path))
+    saved = GPT2LMHeadModel.from_pretrained(tmp_path)
+    assert torch.equal(gan.generator.model.transformer.wte.weight, saved.transformer.wte.weight)
+    assert gan.sample(2, seed=0).shape == (2, 5)
+    with pytest.raises(DataError, match="cannot load a GPT-2 from"):
+        small(generator="gpt2", pretrained_path=str(tmp_path / "missing"))
