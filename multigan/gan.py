@@ -6,8 +6,8 @@ A family subclasses :class:`GAN` and defines
 * ``discriminator_loss(batch)`` and ``generator_loss(batch)``: each returns a dict whose
   ``"loss"`` entry is minimised and whose other entries are logged;
 * optionally ``phases(batches_per_epoch)``: pre-training phases run before adversarial
-  training (SeqGAN's MLE pre-training of G and D), ``critic_steps(batches_per_epoch)`` and
-  ``attach_data(dataset)``.
+  training (SeqGAN's MLE pre-training of G and D), ``critic_steps(batches_per_epoch)``,
+  ``attach_data(dataset)`` and ``artifacts()``.
 
 The trainer knows nothing else about the family.
 """
@@ -31,13 +31,17 @@ Losses = dict[str, torch.Tensor]
 class Phase:
     """A pre-training phase: ``steps`` updates of one network on ``loss(batch)``.
 
-    The phase uses that network's optimiser and the same data stream as adversarial training.
+    The phase uses the same data stream as adversarial training, and that network's optimiser,
+    or with ``own_optimizer`` one of its own (Adam with the network's settings), so that
+    adversarial training starts with fresh optimiser state (SeqGAN's code keeps separate Adam
+    states for MLE and policy gradient).
     """
 
     name: str
     network: Literal["generator", "discriminator"]
     steps: int
     loss: Callable[[Any], Losses]
+    own_optimizer: bool = False
 
 
 class GAN(nn.Module, metaclass=abc.ABCMeta):
@@ -107,6 +111,11 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
         """Take what the family needs from its training data besides batches (SeqGAN: a text
         corpus's tokenizer, kept in the checkpoint for decoding). The trainer calls this once,
         before training. Nothing by default."""
+
+    def artifacts(self) -> dict[str, bytes]:
+        """Files the run folder keeps beside the checkpoints, ``{file name: contents}`` (SeqGAN:
+        ``tokenizer.model``); the trainer writes them when training starts. None by default."""
+        return {}
 
     def phases(self, batches_per_epoch: int) -> list[Phase]:
         """Pre-training phases, run in order before adversarial training. None by default."""

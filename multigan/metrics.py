@@ -37,3 +37,15 @@ def frechet_distance(features_a: Tensor | np.ndarray, features_b: Tensor | np.nd
     eig = np.linalg.eigvals(cov_a @ cov_b)
     tr_sqrt = np.sqrt(np.clip(eig.real, 0, None)).sum()
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_sqrt)
+
+
+def untrained_like(gan, seed: int = 0):
+    """A freshly built GAN of ``gan``'s family and config, its weights drawn from ``seed`` (the
+    global random state is left alone), on ``gan``'s device: the baseline a trained GAN's
+    metrics are compared with."""
+    from .config import config_to_dict
+    from .registry import build
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(gan.name, **config_to_dict(gan.config)).to(gan.device)

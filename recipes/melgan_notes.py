@@ -2,7 +2,8 @@
 
     python recipes/melgan_notes.py                  # the recipe's run (sized for a CPU; see docs/melgan.md)
     python recipes/melgan_notes.py --scale 0.1      # a tenth of the steps
-    python recipes/melgan_notes.py --set g_width=32 --set d_width=16 --set stft_loss_weight=0   # the paper's model
+    python recipes/melgan_notes.py --set g_width=32 --set d_width=16 --set segment_length=8192 \
+        --set stft_loss_weight=0 --set stft_warmup_steps=0    # the paper's model and loss
 
 The same run from the command line: multigan train --config recipes/melgan_notes.json
 
@@ -23,9 +24,10 @@ CONFIG = Path(__file__).with_suffix(".json")
 def main(out_dir: str | Path = "runs/melgan_notes", scale: float = 1.0, overrides: dict | None = None,
          n_samples: int = 64, progress: bool = True) -> dict:
     """Train, evaluate, print the figures beside the target, and return the metrics."""
-    _, metrics, train = run_recipe(CONFIG, out_dir, scale, overrides, n_samples=n_samples, progress=progress)
+    gan, metrics, train = run_recipe(CONFIG, out_dir, scale, overrides, n_samples=n_samples, progress=progress)
     ratio = metrics["mel_l1"] / metrics["mel_l1_untrained"]
-    print(f"\nMelGAN on notes, {train['max_steps']} steps (scale {scale})")
+    print(f"\nMelGAN on notes, {gan.config.stft_warmup_steps} STFT warm-up steps, then {train['max_steps']} "
+          f"adversarial steps (scale {scale})")
     print(f"  stft_distance  {metrics['stft_distance']:8.3f}   untrained {metrics['stft_distance_untrained']:8.3f}")
     print(f"  mel_l1         {metrics['mel_l1']:8.3f}   untrained {metrics['mel_l1_untrained']:8.3f}")
     print(f"  mel_l1 ratio   {ratio:8.3f}   target <= 0.5: {'met' if ratio <= 0.5 else 'MISSED'}")

@@ -2,9 +2,13 @@
 
     python recipes/wavegan_notes.py                 # the recipe's run (sized for a CPU; see docs/wavegan.md)
     python recipes/wavegan_notes.py --scale 0.1     # a tenth of the steps
-    python recipes/wavegan_notes.py --set model_size=64 --set batch_size=64   # the paper's size, for a GPU
 
 The same run from the command line: multigan train --config recipes/wavegan_notes.json
+The paper's settings (16 kHz, d = 64, batch 64, 5 critic steps, Adam 1e-4), for a GPU:
+multigan train wavegan
+
+Sized for a CPU: notes at 4 kHz (the 16,384 samples span 4.1 s, the note its first second),
+d = 16, batch 16, 2 critic steps, Adam 3e-4. Provisional: see docs/wavegan.md.
 
 Scores 1,000 generated notes with the inception-style score of a pitch classifier trained on
 real notes, beside the same score of real held-out notes. Target: score >= 0.5 x score_real.
@@ -28,6 +32,7 @@ def main(out_dir: str | Path = "runs/wavegan_notes", scale: float = 1.0, overrid
     print(f"  score       {metrics['score']:8.3f}")
     print(f"  score_real  {metrics['score_real']:8.3f}")
     print(f"  ratio       {ratio:8.3f}   target >= 0.5: {'met' if ratio >= 0.5 else 'MISSED'}")
+    print(f"  fd          {metrics['fd']:8.1f}   untrained {metrics['fd_untrained']:8.1f}")
     print(f"samples (WAV + spectrogram PNG): {Path(out_dir) / 'samples'}   metrics: {Path(out_dir) / 'eval.json'}")
     return metrics
 

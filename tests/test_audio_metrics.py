@@ -1,6 +1,5 @@
 import dataclasses
 import math
-import types
 
 import pytest
 import soundfile as sf
@@ -71,24 +70,40 @@ def replay_test_notes(n, seed, cond):
     return torch.stack([data[int(i)] for i in idx])
 
 
-WAVEGAN_LIKE = types.SimpleNamespace(sample_rate=RATE, segment_length=LENGTH)
+@dataclasses.dataclass
+class WaveGANLike:
+    sample_rate: int = RATE
+    segment_length: int = LENGTH
 
 
-def test_real_notes_score_like_real_notes_and_noise_scores_near_one():
+WAVEGAN_LIKE = WaveGANLike()
+
+
+def uniform_noise(n, seed, cond):
+    return torch.rand(n, 1, LENGTH, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+@pytest.fixture
+def noise_when_untrained(monkeypatch):
+    """The "untrained generator" the pitch metrics build: uniform noise."""
+    monkeypatch.setattr(multigan.registry, "build", lambda name, **config: StandIn(uniform_noise, WAVEGAN_LIKE))
+
+
+def test_real_notes_score_like_real_notes_and_noise_scores_near_one(noise_when_untrained):
     real = evaluate_pitch(StandIn(replay_test_notes, WAVEGAN_LIKE), None, n_samples=200)
-    assert set(real) == {"score", "score_real", "n_samples"} and real["n_samples"] == 200
+    assert set(real) == {"score", "score_real", "fd", "fd_untrained", "n_samples"} and real["n_samples"] == 200
+    assert real["fd"] < 0.1 * real["fd_untrained"]  # real notes sit near real notes, noise far away
     assert real["score_real"] > 6                 # 8 pitches, near uniformly drawn, clearly heard
     assert real["score"] == pytest.approx(real["score_real"], rel=0.1)
     silence = evaluate_pitch(StandIn(lambda n, seed, cond: torch.zeros(n, 1, LENGTH), WAVEGAN_LIKE), "notes",
                              n_samples=100)
     assert silence["score"] == pytest.approx(1.0, abs=1e-3)
-    noise = evaluate_pitch(StandIn(lambda n, seed, cond: torch.rand(n, 1, LENGTH, generator=torch.Generator()
-                                                                      .manual_seed(seed)) * 2 - 1, WAVEGAN_LIKE),
-                           None, n_samples=100)
+    noise = evaluate_pitch(StandIn(uniform_noise, WAVEGAN_LIKE), None, n_samples=100)
     assert noise["score"] < 1.5 and noise["score_real"] == pytest.approx(real["score_real"], rel=0.1)
+    assert noise["fd"] == pytest.approx(noise["fd_untrained"])
 
 
-def test_samples_are_drawn_in_seeded_chunks():
+def test_samples_are_drawn_in_seeded_chunks(noise_when_untrained):
     seeds = []
 
     def record(n, seed, cond):

@@ -11,6 +11,7 @@ import torch
 import multigan
 from multigan.errors import ConfigError, DataError
 from multigan.modalities.text.seqgan import SeqGAN
+from multigan.modalities.text.tokenizer import Tokenizer
 
 SMALL = dict(vocab_size=7, max_len=5, d_embed_dim=8, d_filter_sizes=(1, 2, 3), d_num_filters=(6, 6, 6),
              pretrain_g_epochs=0, pretrain_d_rounds=0, n_critic=1, rollouts=4)
@@ -230,6 +231,8 @@ def test_text_file_run_keeps_its_tokenizer_resumes_exactly_and_evaluates(corpus,
 
     loaded = multigan.load(tmp_path / "a")
     assert loaded.generator.tokenizer is not None and loaded.generator.tokenizer.vocab_size == 38
+    saved = Tokenizer.load(tmp_path / "a" / "tokenizer.model")  # the run folder keeps it as a file too
+    assert saved.to_bytes() == loaded.generator.tokenizer.to_bytes()
     texts = loaded.decode(loaded.sample(4, seed=0))
     assert len(texts) == 4 and all(isinstance(t, str) for t in texts)
     samples = sorted((tmp_path / "a" / "samples").glob("*.txt"))
@@ -269,3 +272,40 @@ def test_gpt2_generator_from_a_local_pretrained_folder(tmp_path):
     assert gan.sample(2, seed=0).shape == (2, 5)
     with pytest.raises(DataError, match="cannot load a GPT-2 from"):
         small(generator="gpt2", pretrained_path=str(tmp_path / "missing"))
+
+
+def test_bpe_tokenizer_is_a_config_choice(corpus, tmp_path):
+    gan = multigan.build("seqgan", vocab_size=40, max_len=12, tokenizer="bpe", d_filter_sizes=(1, 2),
+                         d_num_filters=(4, 4), pretrain_g_epochs=0, pretrain_d_rounds=0, n_critic=1, rollouts=2)
+    multigan.Trainer(gan, data=str(corpus), out_dir=tmp_path, max_steps=1, batch_size=8, progress=False).fit()
+    assert gan.generator.tokenizer.vocab_size == 40
+    with pytest.raises(ConfigError, match="tokenizer"):
+        multigan.build("seqgan", tokenizer="wordpiece")
+
+
+def test_mle_has_its_own_optimiser_so_policy_gradient_starts_fresh(tmp_path):
+    gan = small(pretrain_g_epochs=1)
+    multigan.Trainer(gan, data=_Ids(torch.randint(3, 7, (64, 5))), out_dir=tmp_path, max_steps=0, batch_size=16,
+                     progress=False, sample_every=0).fit()
+    state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
+    assert state["step"] == 4                                   # one epoch of MLE, phases only
+    assert state["optimizers"]["mle"]["state"]                  # MLE stepped its own Adam ...
+    assert not state["optimizers"]["generator"]["state"]        # ... and left G's adversarial one fresh
+
+
+def test_policy_gradient_steps_raise_a_fixed_discriminators_reward():
+    torch.manual_seed(0)
+    gan = multigan.build("seqgan", vocab_size=50, max_len=8, d_filter_sizes=(1, 2), d_num_filters=(4, 4), rollouts=8)
+    gan.discriminator = _PositionalScorer(vocab_size=50, length=8)   # D's verdict: fixed, token by token
+    optimizer = torch.optim.Adam(gan.generator.parameters(), lr=1e-2)
+
+    def mean_reward():
+        return gan.real_probability(gan.generator.sample(2000, 8, torch.Generator().manual_seed(1))).mean().item()
+
+    before = mean_reward()
+    for _ in range(30):
+        loss = gan.generator_loss(torch.zeros(32, 8, dtype=torch.long))["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert mean_reward() > before + 0.05

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 import numpy as np
 import torch
@@ -24,20 +24,33 @@ def checkpoint_dir(run_dir: str | os.PathLike) -> Path:
     return Path(run_dir) / "checkpoints"
 
 
-def save_atomic(state: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``:
+def _write_atomic(path: Path, write: Callable[[BinaryIO], Any]) -> Path:
+    """``write`` into a temporary file in ``path``'s folder, fsync, then rename over ``path``:
     a crash at any moment leaves either the old file or the new one, never half of one."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
-            torch.save(state, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
+    return path
+
+
+def save_atomic(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` ``state`` to ``path`` atomically (see :func:`write_bytes_atomic`)."""
+    _write_atomic(path, lambda f: torch.save(state, f))
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename: a crash leaves the
+    old file or the new one, never half of one."""
+    return _write_atomic(Path(path), lambda f: f.write(data))
 
 
 def link_atomic(src: Path, dst: Path) -> None:

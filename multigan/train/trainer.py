@@ -25,7 +25,7 @@ from ..gan import GAN, Losses, Phase
 from ..registry import get_modality
 from . import distributed
 from .checkpoint import (FORMAT, VERSION, checkpoint_dir, link_atomic, load_state, rng_state,
-                         save_atomic, set_rng_state)
+                         save_atomic, set_rng_state, write_bytes_atomic)
 from .data import BatchStream, first_items, to_device
 from .ema import make_ema, update_ema
 from .logging import MetricsLogger
@@ -121,16 +121,18 @@ class Trainer:
         if cfg.ema_decay > 0 and gan.generator_ema is None:
             gan.generator_ema = make_ema(gan.generator)
         nets = {"generator": gan.generator, "discriminator": gan.discriminator}
-        self.optimizers = {
-            "generator": torch.optim.Adam(gan.generator.parameters(), lr=cfg.lr_g, betas=cfg.betas_g),
-            "discriminator": torch.optim.Adam(gan.discriminator.parameters(), lr=cfg.lr_d, betas=cfg.betas_d),
-        }
+        adam = {"generator": dict(lr=cfg.lr_g, betas=cfg.betas_g), "discriminator": dict(lr=cfg.lr_d, betas=cfg.betas_d)}
+        self.optimizers = {k: torch.optim.Adam(nets[k].parameters(), **adam[k]) for k in NETWORKS}
         # One scaler per network: an overflow in D's backward must not skip or rescale G's step.
         self.scalers = {k: torch.amp.GradScaler(self.device.type, enabled=self.precision == "16-mixed")
                         for k in NETWORKS}
         self.clip = {"generator": cfg.grad_clip_g, "discriminator": cfg.grad_clip_d}
         self._nets = nets
         phases = gan.phases(self.stream.batches_per_epoch)
+        for phase in phases:
+            if phase.own_optimizer:
+                self.optimizers[phase.name] = torch.optim.Adam(nets[phase.network].parameters(),
+                                                               **adam[phase.network])
         n_critic = gan.critic_steps(self.stream.batches_per_epoch)
         total = sum(p.steps for p in phases) + self.max_steps
 
@@ -143,6 +145,8 @@ class Trainer:
             self._resume(load_state(last))
             self.logger.truncate_after(self.step)
         if main:
+            for name, contents in gan.artifacts().items():
+                write_bytes_atomic(self.out_dir / name, contents)
             (self.out_dir / "config.json").write_text(json.dumps(
                 {"name": gan.name, "modality": gan.modality, "config": config_to_dict(cfg),
                  "train": self.settings}, indent=2) + "\n")
@@ -155,7 +159,8 @@ class Trainer:
             while self.step < total:
                 phase = _phase_at(phases, self.step)
                 if phase is not None:
-                    logs = self._update(phase.network, phase.loss, prefix=phase.name)
+                    logs = self._update(phase.network, phase.loss, prefix=phase.name,
+                                        optimizer_name=phase.name if phase.own_optimizer else phase.network)
                 else:
                     for _ in range(n_critic):
                         logs_d = self._update("discriminator", gan.discriminator_loss, prefix="d")
@@ -179,8 +184,10 @@ class Trainer:
         gan.eval()
         return gan
 
-    def _update(self, network: str, loss_fn: Callable[[Any], Losses], prefix: str) -> dict[str, torch.Tensor]:
-        """One optimiser step of ``network`` on ``loss_fn(next batch)``; returns detached logs."""
+    def _update(self, network: str, loss_fn: Callable[[Any], Losses], prefix: str,
+                optimizer_name: str | None = None) -> dict[str, torch.Tensor]:
+        """One step of ``network`` on ``loss_fn(next batch)`` with the optimiser named
+        ``optimizer_name`` (by default the network's); returns detached logs."""
         other = self._nets[NETWORKS[1 - NETWORKS.index(network)]]
         frozen = [p for p in other.parameters() if p.requires_grad]
         for p in frozen:  # the other network's weight gradients would be thrown away
@@ -193,7 +200,7 @@ class Trainer:
             if not torch.isfinite(loss).all():
                 raise TrainingError(f"non-finite {prefix} loss {loss.item()} at step {self.step + 1} "
                                     f"({network} update); {self._kept()}")
-            optimizer, scaler = self.optimizers[network], self.scalers[network]
+            optimizer, scaler = self.optimizers[optimizer_name or network], self.scalers[network]
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             params = [p for p in self._nets[network].parameters() if p.grad is not None]
@@ -286,8 +293,9 @@ class Trainer:
         gan.discriminator.load_state_dict(state["discriminator"])
         if gan.generator_ema is not None and state["generator_ema"] is not None:
             gan.generator_ema.load_state_dict(state["generator_ema"])
+        for k, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][k])
         for k in NETWORKS:
-            self.optimizers[k].load_state_dict(state["optimizers"][k])
             self.scalers[k].load_state_dict(state["scalers"][k])
         self.step = state["step"]
         self.stream.position = state["data_position"]

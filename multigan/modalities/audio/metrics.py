@@ -18,9 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...cache import cached_model
-from ...config import config_to_dict
 from ...errors import ConfigError
-from ...metrics import one_thread
+from ...metrics import frechet_distance, one_thread, untrained_like
 from .data import PITCHES, AudioFolder, notes
 from .features import MelConfig, MelSpectrogram, multi_resolution_stft_distance
 
@@ -119,18 +118,24 @@ def _real_notes(rate: int, length: int, n: int) -> list[Tensor]:
 
 
 @torch.no_grad()
-def _probabilities(classifier: PitchClassifier, chunks: list[Tensor]) -> Tensor:
+def _classify(classifier: PitchClassifier, chunks: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """The classifier's penultimate features and class probabilities of waveform chunks."""
     device = next(classifier.parameters()).device
-    return torch.cat([classifier(x.to(device)).softmax(dim=1).cpu() for x in chunks])
+    features = torch.cat([classifier.features(x.to(device)).cpu() for x in chunks])
+    return features, classifier.head(features.to(device)).softmax(dim=1).cpu()
 
 
 def evaluate_pitch(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict[str, float]:
-    """``score`` and ``score_real`` for an unconditional audio GAN (WaveGAN) trained on notes.
+    """``score`` and ``score_real``, ``fd`` and ``fd_untrained`` for an unconditional audio GAN
+    (WaveGAN) trained on notes.
 
     ``score`` is the :func:`inception_score` of the pitch classifier on ``n_samples`` (default
     1,000) generated notes; ``score_real`` the same on as many real held-out notes (the test
     split, extended past its 512 items when more are asked for, so both scores use the same
-    count: the score's bias depends on it). Both at the GAN's sample rate and segment length.
+    count: the score's bias depends on it). ``fd`` is the Fréchet distance between generated
+    and real held-out notes in the classifier's penultimate features (FID's recipe, as FAD
+    applies it to audio), ``fd_untrained`` the same for an untrained generator of the same
+    config. All at the GAN's sample rate and segment length.
     """
     if data not in (None, "notes"):
         raise ConfigError(f"pitch metrics are defined on the built-in notes dataset (its pitch classifier "
@@ -138,9 +143,14 @@ def evaluate_pitch(gan, data: str | None, n_samples: int | None = None, seed: in
     n = 1000 if n_samples is None else n_samples
     rate, length = gan.config.sample_rate, gan.config.segment_length
     classifier = pitch_classifier(rate, length, gan.device)
+    fake, fake_probs = _classify(classifier, _generate(gan, n, seed))
+    real, real_probs = _classify(classifier, _real_notes(rate, length, n))
+    untrained, _ = _classify(classifier, _generate(untrained_like(gan, seed), n, seed))
     return {
-        "score": inception_score(_probabilities(classifier, _generate(gan, n, seed))),
-        "score_real": inception_score(_probabilities(classifier, _real_notes(rate, length, n))),
+        "score": inception_score(fake_probs),
+        "score_real": inception_score(real_probs),
+        "fd": frechet_distance(fake, real),
+        "fd_untrained": frechet_distance(untrained, real),
         "n_samples": n,
     }
 
@@ -173,16 +183,12 @@ def evaluate_vocoder(gan, data: str | None, n_samples: int | None = None, seed: 
     (a random crop each, seeded by ``seed``, peak-normalised): pass a folder the vocoder did
     not train on to measure held-out quality.
     """
-    from ...registry import build
-
     n = 64 if n_samples is None else n_samples
     mel_config, length, device = gan.config.mel, gan.config.segment_length, gan.device
     front = MelSpectrogram(mel_config).to(device)
     real = _held_out_audio(data, mel_config.sample_rate, length, n, seed).to(device)
     real_mel = front(real)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        untrained = build(gan.name, **config_to_dict(gan.config)).to(device)
+    untrained = untrained_like(gan, seed)
     metrics: dict[str, float] = {}
     for suffix, vocoder in (("", gan), ("_untrained", untrained)):
         fake = _vocode(vocoder, real_mel, seed).float()

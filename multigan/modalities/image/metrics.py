@@ -14,9 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...cache import cached_model
-from ...config import config_to_dict
 from ...errors import ConfigError
-from ...metrics import frechet_distance
+from ...metrics import frechet_distance, untrained_like
 from .data import DIGITS_SIZE, digits
 
 CLASSIFIER_VERSION = 1
@@ -95,8 +94,6 @@ def _generate(gan, n: int, seed: int, batch: int = 500) -> Tensor:
 def evaluate_digits(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict[str, float]:
     """``fd``, ``fd_untrained``, ``modes_covered``, ``modes_total`` (and the floor ``fd_real``:
     real training images against the real test split) for an image GAN trained on digits."""
-    from ...registry import build
-
     if data not in (None, "digits"):
         raise ConfigError(f"image metrics are defined on the built-in digits dataset (its classifier "
                           f"gives the feature space); this run trained on {data!r}")
@@ -108,10 +105,7 @@ def evaluate_digits(gan, data: str | None, n_samples: int | None = None, seed: i
 
     fake, predicted = _features_and_labels(classifier, _generate(gan, n, seed))
     counts = torch.bincount(predicted, minlength=10)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        untrained = build(gan.name, **config_to_dict(gan.config)).to(device)
-    fake_untrained, _ = _features_and_labels(classifier, _generate(untrained, n, seed))
+    fake_untrained, _ = _features_and_labels(classifier, _generate(untrained_like(gan, seed), n, seed))
     return {
         "fd": frechet_distance(fake, real_test),
         "fd_untrained": frechet_distance(fake_untrained, real_test),

@@ -23,7 +23,7 @@ def _oracle(config, split):
 
 
 def _corpus(path, config, split, skip_bad_files):
-    return load_text_path(path, config.vocab_size, config.max_len, split)
+    return load_text_path(path, config.vocab_size, config.max_len, split, config.tokenizer)
 
 
 def _write(samples, stem, gan):

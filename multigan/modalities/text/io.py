@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``: a crash
-    leaves the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+from ...train.checkpoint import write_bytes_atomic
 
 
 def write_text_samples(lines: list[str], stem: Path | str) -> list[Path]:

@@ -40,6 +40,7 @@ class SeqGANConfig(GANConfig):
     vocab_size: int = option(5000, "tokens in the vocabulary (a text corpus's tokenizer is trained to this size)",
                              low=2)
     max_len: int = option(20, "tokens per sequence (text: truncated or padded, EOS included)", low=1)
+    tokenizer: str = option("unigram", "a text corpus's sentencepiece model type", choices=("unigram", "bpe"))
     generator: str = option("lstm", "G's architecture", choices=("lstm", "gpt2"))
     g_embed_dim: int = option(32, "LSTM G: token embedding size", low=1)
     g_hidden_dim: int = option(32, "LSTM G: hidden size", low=1)
@@ -156,6 +157,11 @@ class SeqGAN(GAN):
             if g is not None:
                 g.tokenizer = tokenizer
 
+    def artifacts(self) -> dict[str, bytes]:
+        """A text corpus's sentencepiece model, as ``tokenizer.model`` in the run folder."""
+        tokenizer = self.generator.tokenizer
+        return {} if tokenizer is None else {"tokenizer.model": tokenizer.to_bytes()}
+
     def decode(self, ids: Tensor) -> list[str]:
         """Token ids (N, L) -> N strings: the tokenizer's text, or for the oracle (no tokenizer)
         the ids separated by spaces."""
@@ -244,7 +250,7 @@ class SeqGAN(GAN):
 
     def phases(self, batches_per_epoch: int) -> list[Phase]:
         c = self.config
-        return [Phase("mle", "generator", c.pretrain_g_epochs * batches_per_epoch, self.mle_loss),
+        return [Phase("mle", "generator", c.pretrain_g_epochs * batches_per_epoch, self.mle_loss, own_optimizer=True),
                 Phase("d_pretrain", "discriminator", c.pretrain_d_rounds * c.d_epochs * batches_per_epoch,
                       self.discriminator_loss)]
 
