@@ -49,3 +49,10 @@ def untrained_like(gan, seed: int = 0):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build(gan.name, **config_to_dict(gan.config)).to(gan.device)
+
+
+@torch.no_grad()
+def sample_in_chunks(gan, n: int, seed: int, chunk: int) -> list:
+    """``n`` samples of ``gan`` in chunks of at most ``chunk``; the chunk starting at sample ``i``
+    is drawn with seed ``seed + i``, so a metric's samples depend only on ``(n, seed, chunk)``."""
+    return [gan.sample(min(chunk, n - i), seed=seed + i) for i in range(0, n, chunk)]

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from ...cache import cached_model
 from ...errors import ConfigError
-from ...metrics import frechet_distance, one_thread, untrained_like
+from ...metrics import frechet_distance, one_thread, sample_in_chunks, untrained_like
 from .data import PITCHES, AudioFolder, notes
 from .features import MelConfig, MelSpectrogram, multi_resolution_stft_distance
 
@@ -103,12 +103,6 @@ def inception_score(probs: Tensor) -> float:
     return float(kl.mean().exp())
 
 
-@torch.no_grad()
-def _generate(gan, n: int, seed: int) -> list[Tensor]:
-    """``n`` samples from ``gan`` in chunks of at most :data:`CHUNK`, chunk ``i`` from seed ``seed + i``."""
-    return [gan.sample(min(CHUNK, n - i), seed=seed + i) for i in range(0, n, CHUNK)]
-
-
 def _real_notes(rate: int, length: int, n: int) -> list[Tensor]:
     """The first ``n`` notes of the test split, in chunks. Item ``i`` depends only on
     ``(seed, split, i)`` and the test split draws from its own stream, so for ``n`` above
@@ -143,9 +137,9 @@ def evaluate_pitch(gan, data: str | None, n_samples: int | None = None, seed: in
     n = 1000 if n_samples is None else n_samples
     rate, length = gan.config.sample_rate, gan.config.segment_length
     classifier = pitch_classifier(rate, length, gan.device)
-    fake, fake_probs = _classify(classifier, _generate(gan, n, seed))
+    fake, fake_probs = _classify(classifier, sample_in_chunks(gan, n, seed, CHUNK))
     real, real_probs = _classify(classifier, _real_notes(rate, length, n))
-    untrained, _ = _classify(classifier, _generate(untrained_like(gan, seed), n, seed))
+    untrained, _ = _classify(classifier, sample_in_chunks(untrained_like(gan, seed), n, seed, CHUNK))
     return {
         "score": inception_score(fake_probs),
         "score_real": inception_score(real_probs),

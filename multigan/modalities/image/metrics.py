@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ...cache import cached_model
 from ...errors import ConfigError
-from ...metrics import frechet_distance, untrained_like
+from ...metrics import frechet_distance, sample_in_chunks, untrained_like
 from .data import DIGITS_SIZE, digits
 
 CLASSIFIER_VERSION = 1
@@ -87,8 +87,8 @@ def _features_and_labels(classifier: DigitsClassifier, images: Tensor, batch: in
 
 
 @torch.no_grad()
-def _generate(gan, n: int, seed: int, batch: int = 500) -> Tensor:
-    return torch.cat([gan.sample(min(batch, n - i), seed=seed + i) for i in range(0, n, batch)])
+def _generate(gan, n: int, seed: int) -> Tensor:
+    return torch.cat(sample_in_chunks(gan, n, seed, chunk=500))
 
 
 def evaluate_digits(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict[str, float]:

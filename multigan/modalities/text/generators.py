@@ -13,6 +13,7 @@ the generator's weights (its extra state), so a trained model decodes on its own
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import torch
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...kernels import sample_categorical
+from ...errors import DataError
 from .data import ORACLE_START
 from .lm import LSTMLanguageModel
 from .tokenizer import Tokenizer
@@ -27,33 +29,35 @@ from .tokenizer import Tokenizer
 State = Any
 
 
-class TextGenerator(nn.Module):
-    """The interface SeqGAN trains; subclasses define ``start``, ``step``, ``select`` and ``cat``."""
+class TextGenerator(nn.Module, metaclass=abc.ABCMeta):
+    """The interface SeqGAN trains; subclasses define ``step``, ``select``, ``cat`` and ``log_probs``."""
 
     def __init__(self):
         super().__init__()
         self.tokenizer: Tokenizer | None = None
 
     # ------------------------------------------------------------------ to define
-    def start(self, n: int) -> tuple[Tensor, State]:
-        """Logits (n, V) of the first token, and the state after reading the start token."""
-        raise NotImplementedError
-
+    @abc.abstractmethod
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
-        """Read ``tokens`` (n,) after ``state``: logits (n, V) of the next token, the new state."""
-        raise NotImplementedError
+        """Read ``tokens`` (n,) after ``state`` (None: nothing read yet): logits (n, V) of the
+        next token, and the new state."""
 
+    @abc.abstractmethod
     def select(self, state: State, index: Tensor) -> State:
         """The rows ``index`` of a state."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def cat(self, states: list[State]) -> State:
         """States of the same position stacked along the batch."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def log_probs(self, ids: Tensor) -> Tensor:
         """Teacher forcing: ``log p(ids[:, t] | start, ids[:, :t])``, float (N, L)."""
-        raise NotImplementedError
+
+    def start(self, n: int) -> tuple[Tensor, State]:
+        """Logits (n, V) of the first token, and the state after reading the start token."""
+        tokens = torch.full((n,), self.start_token, dtype=torch.long, device=self.device)
+        return self.step(tokens, None)
 
     # ------------------------------------------------------------------ tokens
     @property
@@ -169,10 +173,6 @@ class LSTMGenerator(TextGenerator):
         for p in self.lm.parameters():
             nn.init.normal_(p, std=init_std)
 
-    def start(self, n: int) -> tuple[Tensor, State]:
-        tokens = torch.full((n,), self.start_token, dtype=torch.long, device=self.device)
-        return self.step(tokens, None)
-
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         logits, state = self.lm(tokens[:, None], state)
         return logits[:, 0], state
@@ -197,7 +197,6 @@ class GPT2Generator(TextGenerator):
         from transformers import GPT2Config, GPT2LMHeadModel
 
         if pretrained_path:
-            from ...errors import DataError
             try:
                 self.model = GPT2LMHeadModel.from_pretrained(pretrained_path, local_files_only=True)
             except (OSError, ValueError) as exc:
@@ -221,10 +220,6 @@ class GPT2Generator(TextGenerator):
         out = self.model(input_ids=tokens, past_key_values=past, use_cache=True)
         new = tuple((layer.keys, layer.values) for layer in out.past_key_values.layers)
         return out.logits, new
-
-    def start(self, n: int) -> tuple[Tensor, State]:
-        tokens = torch.full((n,), self.start_token, dtype=torch.long, device=self.device)
-        return self.step(tokens, None)
 
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         logits, state = self._run(tokens[:, None], state)

@@ -20,7 +20,6 @@ from collections import Counter
 from typing import Hashable, Sequence
 
 import torch
-from torch import Tensor
 
 EPSILON = 0.1  # NLTK SmoothingFunction().method1: the numerator of a precision with no matches
 
@@ -150,11 +149,6 @@ DEFAULT_SAMPLES = {"oracle": 10_000, "text": 1_000}
 SAMPLE_CHUNK = 1_000
 
 
-def _samples(gan, n: int, seed: int) -> Tensor:
-    """``n`` samples in chunks, chunk ``i`` from seed ``seed + i``."""
-    return torch.cat([gan.sample(min(SAMPLE_CHUNK, n - i), seed=seed + i) for i in range(0, n, SAMPLE_CHUNK)])
-
-
 def evaluate_text(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict[str, float]:
     """A SeqGAN's quality metrics (``multigan eval``).
 
@@ -166,13 +160,13 @@ def evaluate_text(gan, data: str | None, n_samples: int | None = None, seed: int
     ``nll_test`` on the held-out lines (EOS counted, PAD after it not).
     """
     from ...errors import ConfigError
-    from ...metrics import one_thread
+    from ...metrics import one_thread, sample_in_chunks
     from .data import TextCorpus, oracle, oracle_model
 
     on_oracle = data in (None, "oracle")
     n = DEFAULT_SAMPLES["oracle" if on_oracle else "text"] if n_samples is None else n_samples
     with one_thread():
-        samples = _samples(gan, n, seed).cpu()
+        samples = torch.cat(sample_in_chunks(gan, n, seed, SAMPLE_CHUNK)).cpu()
         if on_oracle:
             return {"nll_oracle": oracle_model().nll(samples), "nll_test": gan.nll(oracle("test").ids),
                     "n_samples": n}
