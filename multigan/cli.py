@@ -1,4 +1,4 @@
-"""The ``multigan`` command line: list, train, sample, eval."""
+"""The ``multigan`` command line: list, train, sample, eval, bench."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from .train import Trainer, load_gan
 from .train.checkpoint import gan_from_state, load_state, resolve_checkpoint
 from .train.trainer import PRECISIONS
 
+KERNELS = ("fused", "eager")
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="multigan", description="Train GANs on images, audio and text.")
@@ -33,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--steps", type=int, help="generator steps (default: the family's)")
     tr.add_argument("--batch-size", type=int, help="batch size (default: the family's)")
     tr.add_argument("--precision", choices=PRECISIONS, help="numeric precision (default: 32)")
+    tr.add_argument("--kernels", choices=KERNELS, help="fused (default) or eager: plain PyTorch ops only")
     tr.add_argument("--out", help="run folder (default: runs/NAME); an existing run there is resumed")
     tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a config field, e.g. --set lr_g=1e-4 (repeatable)")
@@ -59,6 +62,17 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--n", type=int, help="number of generated samples (default: the modality's)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default="cpu")
+    be = sub.add_parser("bench", help="training throughput against a plain PyTorch loop of the same model")
+    be.add_argument("name", help="model family (see 'multigan list')")
+    be.add_argument("--steps", type=int, default=10, help="timed iterations; the median is reported (default: 10)")
+    be.add_argument("--warmup", type=int, default=2, help="untimed iterations first (default: 2)")
+    be.add_argument("--precision", choices=PRECISIONS, default="32", help="numeric precision (default: 32)")
+    be.add_argument("--kernels", choices=KERNELS, default="fused", help="fused (default) or eager")
+    be.add_argument("--batch-size", type=int, help="batch size (default: the family's)")
+    be.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    be.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+    be.add_argument("--no-baseline", action="store_true", help="time multigan only")
+    be.add_argument("--json", help="also write the rows to this JSON file")
     return p
 
 
@@ -66,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``multigan`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        return {"list": _list, "train": _train, "sample": _sample, "eval": _eval}[args.command](args)
+        return {"list": _list, "train": _train, "sample": _sample, "eval": _eval,
+                "bench": _bench}[args.command](args)
     except MultiganError as exc:
         print(f"multigan: error: {exc}", file=sys.stderr)
         return 2
@@ -100,6 +115,8 @@ def _train(args: argparse.Namespace) -> int:
     run = saved["train"]
     data = args.data if args.data is not None else run.get("data")
     overrides = {**saved["config"], **parse_set_options(args.set)}
+    if args.kernels:
+        overrides["kernels"] = args.kernels
     seed = args.seed if args.seed is not None else run.get("seed", 0)
     torch.manual_seed(seed)  # the initial weights are part of what config.json reproduces
     gan = build(args.name, **overrides)
@@ -165,4 +182,17 @@ def _eval(args: argparse.Namespace) -> int:
     if run_dir.is_dir():
         (run_dir / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(line)
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import bench, format_table, write_json
+
+    rows = bench(args.name, steps=args.steps, warmup=args.warmup, precision=args.precision, kernels=args.kernels,
+                 batch_size=args.batch_size, device=args.device, overrides=parse_set_options(args.set),
+                 baseline=not args.no_baseline)
+    print(format_table(rows))
+    if args.json:
+        write_json(rows, args.json)
+        print(f"rows written to {args.json}")
     return 0

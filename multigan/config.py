@@ -48,6 +48,9 @@ class GANConfig:
     grad_clip_g: float = option(0.0, "max gradient norm for G (0 disables clipping)", low=0)
     grad_clip_d: float = option(0.0, "max gradient norm for D (0 disables clipping)", low=0)
     ema_decay: float = option(0.0, "decay of the EMA copy of G (0 disables EMA)", low=0, high=0.99999)
+    kernels: str = option("fused", "fused: Triton kernels and fast paths where they run; eager: plain PyTorch",
+                          choices=("fused", "eager"))
+    compile: bool = option(False, "torch.compile G and D (the first steps are slow while it compiles)")
 
     def validate(self) -> None:
         """Cross-field checks. Subclasses extend it and raise :class:`ConfigError`."""

@@ -44,6 +44,12 @@ class Phase:
     own_optimizer: bool = False
 
 
+def kernel_impl(config: GANConfig) -> str:
+    """The ``impl`` a family passes to :mod:`multigan.kernels`: ``"auto"`` (fused kernels where
+    they run) unless its config asks for ``kernels="eager"``, then ``"ref"`` (plain PyTorch)."""
+    return "ref" if config.kernels == "eager" else "auto"
+
+
 class GAN(nn.Module, metaclass=abc.ABCMeta):
     """A generator, a discriminator and the objective that trains them.
 
@@ -58,6 +64,9 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
 
     name: str = ""
     modality: str = ""
+    #: ``multigan bench``'s rows: label -> the network one timed update trains, or None for a
+    #: whole training step (``n_critic`` discriminator updates and one generator update)
+    bench_steps: dict[str, str | None] = {"train": None}
 
     def __init__(self, config: GANConfig, generator: nn.Module, discriminator: nn.Module):
         super().__init__()
@@ -69,6 +78,11 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
     @property
     def device(self) -> torch.device:
         return next(self.generator.parameters()).device
+
+    @property
+    def impl(self) -> str:
+        """The ``impl`` this GAN passes to :mod:`multigan.kernels` (see :func:`kernel_impl`)."""
+        return kernel_impl(self.config)
 
     @property
     def sampling_generator(self) -> nn.Module:

@@ -50,6 +50,8 @@ class Modality:
             applied by the CLI when the user does not set them.
         read_condition: for conditional families, reads a file into a condition
             (``multigan sample RUN --cond FILE``): an audio file into a mel spectrogram.
+        unit: what ``multigan bench`` counts per second ("images", "seconds of audio", ...).
+        batch_units: how many ``unit`` a training batch holds (default: its first dimension).
     """
 
     name: str
@@ -60,6 +62,8 @@ class Modality:
     evaluate: Evaluator | None = None
     config_hints: Callable[[str], dict[str, Any]] = field(default=lambda source: {})
     read_condition: ConditionReader | None = None
+    unit: str = "examples"
+    batch_units: Callable[[Any, "GANConfig"], float] = field(default=lambda batch, config: len(batch))
 
     def dataset(self, source: str | Dataset | None, config: "GANConfig", split: str = "train",
                 skip_bad_files: bool = False) -> Dataset:

@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 import multigan
+from multigan.layers import Act
 from multigan.errors import ConfigError
 
 
@@ -23,8 +24,8 @@ def test_paper_architecture_at_64x64():
     assert (g_params, d_params) == (3_576_704, 2_765_568)
     g_layers, d_layers = list(gan.generator.modules()), list(gan.discriminator.modules())
     assert sum(isinstance(m, nn.BatchNorm2d) for m in g_layers) == 4
-    assert isinstance(g_layers[-1], nn.Tanh) and any(isinstance(m, nn.ReLU) for m in g_layers)
-    assert all(m.negative_slope == 0.2 for m in d_layers if isinstance(m, nn.LeakyReLU))
+    assert isinstance(g_layers[-1], nn.Tanh) and [m.act for m in g_layers if isinstance(m, Act)] == ["relu"] * 4
+    assert [(m.act, m.alpha) for m in d_layers if isinstance(m, Act)] == [("lrelu", 0.2)] * 4
     assert not isinstance(d_layers[2], nn.BatchNorm2d)  # no BatchNorm on D's input layer
     weights = torch.cat([m.weight.flatten() for m in g_layers + d_layers if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
     assert weights.mean().abs() < 1e-3 and abs(weights.std().item() - 0.02) < 1e-3

@@ -24,7 +24,7 @@ def test_defaults_are_the_papers():
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in multigan.build("wavegan", model_size=4).modules())
 
 
-@pytest.mark.parametrize("length", [16384, 32768, 65536])
+@pytest.mark.parametrize("length", [4096, 16384, 32768, 65536])
 def test_output_shapes_for_every_segment_length(length):
     gan = multigan.build("wavegan", segment_length=length, model_size=4)
     x = gan.sample(2, seed=0)
@@ -38,7 +38,7 @@ def test_latent_is_uniform_in_minus_one_one():
 
 
 def test_bad_segment_length():
-    with pytest.raises(ConfigError, match="allowed: 16384, 32768, 65536"):
+    with pytest.raises(ConfigError, match="allowed: 4096, 16384, 32768, 65536"):
         multigan.build("wavegan", segment_length=16000)
 
 

@@ -32,8 +32,9 @@ from .logging import MetricsLogger
 
 PRECISIONS = ("32", "bf16-mixed", "16-mixed")
 NETWORKS = ("generator", "discriminator")
-# Config fields a resumed run may change: the schedule's length, not what is being trained.
-RESUMABLE_CHANGES = ("max_steps",)
+# Config fields a resumed run may change: the schedule's length and how the same maths is
+# computed, not what is being trained.
+RESUMABLE_CHANGES = ("max_steps", "kernels", "compile")
 # Trainer settings a resumed run must share: they define the data stream it continues.
 RESUME_MUST_MATCH = ("data", "batch_size", "seed")
 
@@ -106,68 +107,17 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def fit(self) -> GAN:
         """Train to ``max_steps`` (resuming from the run folder's last checkpoint) and return the GAN."""
-        gan, cfg = self.gan, self.gan.config
+        gan = self.gan
         main = distributed.is_main()
-        modality = get_modality(gan.modality)
-        if distributed.world_size() > 1:
-            raise ConfigError("multi-process training (DDP) is not supported yet: run one process")
-        _seed_everything(self.seed)
-
-        dataset = modality.dataset(self.data, cfg, "train", self.skip_bad_files)
-        gan.attach_data(dataset)
-        self.stream = BatchStream(dataset, self.batch_size, self.seed, distributed.rank(),
-                                  distributed.world_size(), self.num_workers)
-        gan.to(self.device).train()
-        if cfg.ema_decay > 0 and gan.generator_ema is None:
-            gan.generator_ema = make_ema(gan.generator)
-        nets = {"generator": gan.generator, "discriminator": gan.discriminator}
-        adam = {"generator": dict(lr=cfg.lr_g, betas=cfg.betas_g), "discriminator": dict(lr=cfg.lr_d, betas=cfg.betas_d)}
-        self.optimizers = {k: torch.optim.Adam(nets[k].parameters(), **adam[k]) for k in NETWORKS}
-        # One scaler per network: an overflow in D's backward must not skip or rescale G's step.
-        self.scalers = {k: torch.amp.GradScaler(self.device.type, enabled=self.precision == "16-mixed")
-                        for k in NETWORKS}
-        self.clip = {"generator": cfg.grad_clip_g, "discriminator": cfg.grad_clip_d}
-        self._nets = nets
-        phases = gan.phases(self.stream.batches_per_epoch)
-        for phase in phases:
-            if phase.own_optimizer:
-                self.optimizers[phase.name] = torch.optim.Adam(nets[phase.network].parameters(),
-                                                               **adam[phase.network])
-        n_critic = gan.critic_steps(self.stream.batches_per_epoch)
-        total = sum(p.steps for p in phases) + self.max_steps
-
-        self.logger = MetricsLogger(self.out_dir, enabled=main)
-        if main:
-            self._prepare_out_dir()
-        self.step = 0
-        last = checkpoint_dir(self.out_dir) / "last.pt"
-        if last.is_file():
-            self._resume(load_state(last))
-            self.logger.truncate_after(self.step)
-        if main:
-            for name, contents in gan.artifacts().items():
-                write_bytes_atomic(self.out_dir / name, contents)
-            (self.out_dir / "config.json").write_text(json.dumps(
-                {"name": gan.name, "modality": gan.modality, "config": config_to_dict(cfg),
-                 "train": self.settings}, indent=2) + "\n")
-        preview_batch = to_device(first_items(dataset, self.n_preview), self.device)
-
-        bar = tqdm(total=total, initial=self.step, disable=not (self.progress and main),
+        preview_batch = self.setup()
+        bar = tqdm(total=self.total, initial=self.step, disable=not (self.progress and main),
                    unit="step", dynamic_ncols=True, desc=gan.name)
         start_time, start_step = time.perf_counter(), self.step
         try:
-            while self.step < total:
-                phase = _phase_at(phases, self.step)
-                if phase is not None:
-                    logs = self._update(phase.network, phase.loss, prefix=phase.name,
-                                        optimizer_name=phase.name if phase.own_optimizer else phase.network)
-                else:
-                    for _ in range(n_critic):
-                        logs_d = self._update("discriminator", gan.discriminator_loss, prefix="d")
-                    logs = {**logs_d, **self._update("generator", gan.generator_loss, prefix="g")}
-                self.step += 1
+            while self.step < self.total:
+                phase, logs = self.train_step()
                 bar.update(1)
-                done = self.step == total
+                done = self.step == self.total
                 if _due(self.step, self.log_every) or done:
                     speed = (self.step - start_step) / max(time.perf_counter() - start_time, 1e-9)
                     values = {k: v.item() for k, v in logs.items()}
@@ -184,7 +134,77 @@ class Trainer:
         gan.eval()
         return gan
 
-    def _update(self, network: str, loss_fn: Callable[[Any], Losses], prefix: str,
+    def setup(self) -> Any:
+        """Everything before the first step: data, device, optimisers, the run folder, and the
+        last checkpoint if there is one. Returns the fixed batch previews are made from."""
+        gan, cfg = self.gan, self.gan.config
+        main = distributed.is_main()
+        modality = get_modality(gan.modality)
+        if distributed.world_size() > 1:
+            raise ConfigError("multi-process training (DDP) is not supported yet: run one process")
+        _seed_everything(self.seed)
+
+        dataset = modality.dataset(self.data, cfg, "train", self.skip_bad_files)
+        gan.attach_data(dataset)
+        self.stream = BatchStream(dataset, self.batch_size, self.seed, distributed.rank(),
+                                  distributed.world_size(), self.num_workers)
+        gan.to(self.device).train()
+        if cfg.ema_decay > 0 and gan.generator_ema is None:
+            gan.generator_ema = make_ema(gan.generator)
+        if cfg.compile:  # in place, so state_dict keys stay those of the plain modules
+            gan.generator.compile()
+            gan.discriminator.compile()
+        nets = {"generator": gan.generator, "discriminator": gan.discriminator}
+        adam = {"generator": dict(lr=cfg.lr_g, betas=cfg.betas_g), "discriminator": dict(lr=cfg.lr_d, betas=cfg.betas_d)}
+        # fused Adam: one kernel for every parameter's update on CUDA (PyTorch's own; exact Adam)
+        fused = {"fused": True} if cfg.kernels == "fused" and self.device.type == "cuda" else {}
+        self.optimizers = {k: torch.optim.Adam(nets[k].parameters(), **adam[k], **fused) for k in NETWORKS}
+        # One scaler per network: an overflow in D's backward must not skip or rescale G's step.
+        self.scalers = {k: torch.amp.GradScaler(self.device.type, enabled=self.precision == "16-mixed")
+                        for k in NETWORKS}
+        self.clip = {"generator": cfg.grad_clip_g, "discriminator": cfg.grad_clip_d}
+        self._nets = nets
+        self.phases = gan.phases(self.stream.batches_per_epoch)
+        for phase in self.phases:
+            if phase.own_optimizer:
+                self.optimizers[phase.name] = torch.optim.Adam(nets[phase.network].parameters(),
+                                                               **adam[phase.network], **fused)
+        self.n_critic = gan.critic_steps(self.stream.batches_per_epoch)
+        self.total = sum(p.steps for p in self.phases) + self.max_steps
+
+        self.logger = MetricsLogger(self.out_dir, enabled=main)
+        if main:
+            self._prepare_out_dir()
+        self.step = 0
+        last = checkpoint_dir(self.out_dir) / "last.pt"
+        if last.is_file():
+            self._resume(load_state(last))
+            self.logger.truncate_after(self.step)
+        if main:
+            for name, contents in gan.artifacts().items():
+                write_bytes_atomic(self.out_dir / name, contents)
+            (self.out_dir / "config.json").write_text(json.dumps(
+                {"name": gan.name, "modality": gan.modality, "config": config_to_dict(cfg),
+                 "train": self.settings}, indent=2) + "\n")
+        return to_device(first_items(dataset, self.n_preview), self.device)
+
+    def train_step(self) -> tuple[Phase | None, dict[str, torch.Tensor]]:
+        """One step after :meth:`setup`: a pre-training phase's update, or ``n_critic``
+        discriminator updates and one generator update. Returns the phase (None when
+        adversarial) and the step's detached logs."""
+        gan = self.gan
+        phase = _phase_at(self.phases, self.step)
+        if phase is not None:
+            logs = self.update(phase.network, phase.loss, prefix=phase.name,
+                               optimizer_name=phase.name if phase.own_optimizer else phase.network)
+        else:
+            for _ in range(self.n_critic):
+                logs_d = self.update("discriminator", gan.discriminator_loss, prefix="d")
+            logs = {**logs_d, **self.update("generator", gan.generator_loss, prefix="g")}
+        self.step += 1
+        return phase, logs
+
+    def update(self, network: str, loss_fn: Callable[[Any], Losses], prefix: str,
                 optimizer_name: str | None = None) -> dict[str, torch.Tensor]:
         """One step of ``network`` on ``loss_fn(next batch)`` with the optimiser named
         ``optimizer_name`` (by default the network's); returns detached logs."""

@@ -47,6 +47,11 @@ def _read_condition(path, config):
     return MelSpectrogram(config.mel)(wav[None])
 
 
+def _seconds(batch, config) -> float:
+    wave = batch[1] if isinstance(batch, (tuple, list)) else batch  # (mel, waveform) pairs or waveforms
+    return wave.shape[0] * wave.shape[-1] / config.sample_rate
+
+
 AUDIO = register_modality(Modality(
     name="audio",
     default_data="notes",
@@ -55,4 +60,6 @@ AUDIO = register_modality(Modality(
     write_samples=write_audio_samples,
     evaluate=_evaluate,
     read_condition=_read_condition,
+    unit="seconds of audio",
+    batch_units=_seconds,
 ))

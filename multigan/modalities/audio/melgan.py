@@ -20,16 +20,22 @@ from torch.nn.utils.parametrizations import weight_norm
 from ... import losses
 from ...config import GANConfig, make_config, option
 from ...errors import ConfigError
-from ...gan import GAN, Losses, Phase
+from ...gan import GAN, Losses, Phase, kernel_impl
+from ...kernels import adversarial_loss
+from ...layers import Act, Conv1dAct
 from ...registry import register_model
 from .data import check_audio_batch
 from .features import MelConfig, MelSpectrogram, multi_resolution_stft_distance
 
 N_PREVIEW = 8
+LRELU = 0.2  # every LeakyReLU's negative slope
 
 
-def _conv(*args, **kwargs) -> nn.Module:
-    return weight_norm(nn.Conv1d(*args, **kwargs))
+def _conv(*args, act: str | None = None, impl: str = "auto", **kwargs) -> nn.Module:
+    """A weight-normed Conv1d; with ``act``, its bias and that activation fused (LeakyReLU 0.2)."""
+    if act is None:
+        return weight_norm(nn.Conv1d(*args, **kwargs))
+    return weight_norm(Conv1dAct(*args, act=act, alpha=LRELU if act == "lrelu" else None, impl=impl, **kwargs))
 
 
 def _conv_transpose(*args, **kwargs) -> nn.Module:
@@ -93,11 +99,12 @@ class MelGANConfig(GANConfig):
 class ResidualStack(nn.Module):
     """Residual blocks with dilations 1, 3, 9, ...: LReLU, dilated conv 3, LReLU, conv 1."""
 
-    def __init__(self, channels: int, n_layers: int):
+    def __init__(self, channels: int, n_layers: int, impl: str = "auto"):
         super().__init__()
         self.blocks = nn.ModuleList(nn.Sequential(
-            nn.LeakyReLU(0.2), nn.ReflectionPad1d(3 ** i), _conv(channels, channels, 3, dilation=3 ** i),
-            nn.LeakyReLU(0.2), _conv(channels, channels, 1)) for i in range(n_layers))
+            Act("lrelu", LRELU, impl), nn.ReflectionPad1d(3 ** i),
+            _conv(channels, channels, 3, dilation=3 ** i, act="lrelu", impl=impl),
+            _conv(channels, channels, 1)) for i in range(n_layers))
         self.shortcuts = nn.ModuleList(_conv(channels, channels, 1) for _ in range(n_layers))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -109,16 +116,19 @@ class ResidualStack(nn.Module):
 class MelGANGenerator(nn.Module):
     """log-mel (N, n_mels, frames) -> waveforms (N, 1, frames * hop) in [-1, 1]."""
 
-    def __init__(self, n_mels: int, ratios: tuple[int, ...], width: int, residual_layers: int):
+    def __init__(self, n_mels: int, ratios: tuple[int, ...], width: int, residual_layers: int,
+                 impl: str = "auto"):
         super().__init__()
         ch = width * 2 ** len(ratios)
-        layers: list[nn.Module] = [nn.ReflectionPad1d(3), _conv(n_mels, ch, 7)]
-        for r in ratios:
-            layers += [nn.LeakyReLU(0.2),
-                       _conv_transpose(ch, ch // 2, 2 * r, r, padding=r // 2 + r % 2, output_padding=r % 2),
-                       ResidualStack(ch // 2, residual_layers)]
+        # the first convolution's LeakyReLU is fused into it; later ones act on residual sums
+        layers: list[nn.Module] = [nn.ReflectionPad1d(3), _conv(n_mels, ch, 7, act="lrelu", impl=impl)]
+        for i, r in enumerate(ratios):
+            if i:
+                layers.append(Act("lrelu", LRELU, impl))
+            layers += [_conv_transpose(ch, ch // 2, 2 * r, r, padding=r // 2 + r % 2, output_padding=r % 2),
+                       ResidualStack(ch // 2, residual_layers, impl)]
             ch //= 2
-        layers += [nn.LeakyReLU(0.2), nn.ReflectionPad1d(3), _conv(ch, 1, 7), nn.Tanh()]
+        layers += [Act("lrelu", LRELU, impl), nn.ReflectionPad1d(3), _conv(ch, 1, 7, act="tanh", impl=impl)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, mel: Tensor) -> Tensor:
@@ -128,17 +138,17 @@ class MelGANGenerator(nn.Module):
 class ScaleDiscriminator(nn.Module):
     """One MelGAN discriminator: grouped strided convolutions; returns every layer's output."""
 
-    def __init__(self, width: int, n_layers: int, stride: int):
+    def __init__(self, width: int, n_layers: int, stride: int, impl: str = "auto"):
         super().__init__()
-        layers = [nn.Sequential(nn.ReflectionPad1d(7), _conv(1, width, 15), nn.LeakyReLU(0.2))]
+        layers = [nn.Sequential(nn.ReflectionPad1d(7), _conv(1, width, 15, act="lrelu", impl=impl))]
         ch = width
         for _ in range(n_layers):
             out = min(ch * stride, 1024)
-            layers.append(nn.Sequential(
-                _conv(ch, out, stride * 10 + 1, stride, padding=stride * 5, groups=ch // 4), nn.LeakyReLU(0.2)))
+            layers.append(_conv(ch, out, stride * 10 + 1, stride, padding=stride * 5, groups=ch // 4,
+                                act="lrelu", impl=impl))
             ch = out
         out = min(ch * 2, 1024)
-        layers.append(nn.Sequential(_conv(ch, out, 5, padding=2), nn.LeakyReLU(0.2)))
+        layers.append(_conv(ch, out, 5, padding=2, act="lrelu", impl=impl))
         layers.append(_conv(out, 1, 3, padding=1))
         self.layers = nn.ModuleList(layers)
 
@@ -154,9 +164,9 @@ class MultiScaleDiscriminator(nn.Module):
     """``num_d`` discriminators on the waveform average-pooled by 1, 2, 4, ...; returns, per
     scale, the list of layer outputs (the last is the score map)."""
 
-    def __init__(self, num_d: int, width: int, n_layers: int, stride: int):
+    def __init__(self, num_d: int, width: int, n_layers: int, stride: int, impl: str = "auto"):
         super().__init__()
-        self.scales = nn.ModuleList(ScaleDiscriminator(width, n_layers, stride) for _ in range(num_d))
+        self.scales = nn.ModuleList(ScaleDiscriminator(width, n_layers, stride, impl) for _ in range(num_d))
         self.pool = nn.AvgPool1d(4, stride=2, padding=1, count_include_pad=False)
 
     def forward(self, x: Tensor) -> list[list[Tensor]]:
@@ -174,10 +184,12 @@ class MelGAN(GAN):
     config: MelGANConfig
 
     def __init__(self, config: MelGANConfig):
+        impl = kernel_impl(config)
         super().__init__(config,
                          MelGANGenerator(config.mel.n_mels, config.upsample_ratios, config.g_width,
-                                         config.residual_layers),
-                         MultiScaleDiscriminator(config.num_d, config.d_width, config.d_layers, config.d_stride))
+                                         config.residual_layers, impl),
+                         MultiScaleDiscriminator(config.num_d, config.d_width, config.d_layers, config.d_stride,
+                                                 impl))
         self.mel = MelSpectrogram(config.mel)
 
     def generate(self, n: int | None, *, cond: Tensor | None, rng: torch.Generator) -> Tensor:
@@ -214,7 +226,7 @@ class MelGAN(GAN):
         with torch.no_grad():
             fake = self.generator(mel)
         real_out, fake_out = self.discriminator(real), self.discriminator(fake)
-        loss = sum(losses.discriminator_loss("hinge", r[-1], f[-1]) for r, f in zip(real_out, fake_out))
+        loss = sum(adversarial_loss(r[-1], f[-1], "hinge", impl=self.impl) for r, f in zip(real_out, fake_out))
         return {"loss": loss}
 
     def generator_loss(self, batch) -> Losses:
@@ -224,7 +236,7 @@ class MelGAN(GAN):
         fake_out = self.discriminator(fake)
         with torch.no_grad():
             real_out = self.discriminator(real)
-        adversarial = sum(losses.generator_loss("hinge", f[-1]) for f in fake_out)
+        adversarial = sum(adversarial_loss(None, f[-1], "hinge", impl=self.impl) for f in fake_out)
         # each layer's L1, weighted 1/num_D * 4/(n_layers + 1) as in the reference code
         weight = 1.0 / c.num_d * 4.0 / (c.d_layers + 1)
         fm = sum(losses.feature_matching(r[:-1], f[:-1], [weight] * (len(f) - 1))

@@ -15,14 +15,16 @@ from torch import Tensor, nn
 
 from ... import losses
 from ...config import GANConfig, make_config, option
-from ...gan import GAN, Losses
-from ...kernels import phase_shuffle
+from ...gan import GAN, Losses, kernel_impl
+from ...kernels import adversarial_loss, phase_shuffle
+from ...layers import Act, Conv1dAct, ConvTranspose1dAct
 from ...registry import register_model
 from .data import check_audio_batch
 
 KERNEL, STRIDE, PAD = 25, 4, 11  # "same"-style padding: a stride-4 layer maps L to L / 4 exactly
-# Layer strides for each output length; the first layer starts from 16 samples.
-STRIDES = {16384: (4, 4, 4, 4, 4), 32768: (4, 4, 4, 4, 4, 2), 65536: (4, 4, 4, 4, 4, 4)}
+# Layer strides for each output length; the first layer starts from 16 samples. 16,384 is the
+# paper's; 32,768 and 65,536 its longer variants; 4,096 one layer fewer, for CPU-sized runs.
+STRIDES = {4096: (4, 4, 4, 4), 16384: (4, 4, 4, 4, 4), 32768: (4, 4, 4, 4, 4, 2), 65536: (4, 4, 4, 4, 4, 4)}
 N_PREVIEW = 8
 
 
@@ -47,50 +49,55 @@ class WaveGANConfig(GANConfig):
 
 
 def _width(d: int, segment_length: int) -> int:
-    """Channels of the first G (last D) feature map: 16d, or 32d for the longer variants."""
-    return d * (16 if segment_length == 16384 else 32)
+    """Channels of the first G (last D) feature map: 16d (the paper's 16,384 samples), 32d for
+    the longer variants, 8d for 4,096 samples (so the last hidden layer still has d)."""
+    return d * {4096: 8, 16384: 16}.get(segment_length, 32)
 
 
 class WaveGANGenerator(nn.Module):
     """z (N, latent_dim) -> waveforms (N, 1, segment_length) in [-1, 1]."""
 
-    def __init__(self, latent_dim: int, d: int, segment_length: int):
+    def __init__(self, latent_dim: int, d: int, segment_length: int, impl: str = "auto"):
         super().__init__()
         ch = _width(d, segment_length)
         self.start = (ch, 16)
         self.project = nn.Linear(latent_dim, ch * 16)
+        self.first_act = Act("relu", impl=impl)
         layers: list[nn.Module] = []
         strides = STRIDES[segment_length]
         for i, stride in enumerate(strides):
-            out = 1 if i == len(strides) - 1 else ch // 2
-            pad, out_pad = (PAD, 1) if stride == 4 else (12, 1)
-            layers += [nn.ReLU(), nn.ConvTranspose1d(ch, out, KERNEL, stride, pad, output_padding=out_pad)]
+            last = i == len(strides) - 1
+            out = 1 if last else ch // 2
+            pad = PAD if stride == 4 else 12
+            # each layer's bias and the next layer's ReLU (tanh after the last) are one fused pass
+            layers.append(ConvTranspose1dAct(ch, out, KERNEL, stride, pad, output_padding=1,
+                                             act="tanh" if last else "relu", impl=impl))
             ch = out
-        self.net = nn.Sequential(*layers, nn.Tanh())
+        self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.net(self.project(z).view(z.shape[0], *self.start))
+        return self.net(self.first_act(self.project(z).view(z.shape[0], *self.start)))
 
 
 class PhaseShuffle(nn.Module):
     """Phase shuffle by up to ``n`` samples while training; the identity in eval mode."""
 
-    def __init__(self, n: int, per_batch: bool):
+    def __init__(self, n: int, per_batch: bool, impl: str = "auto"):
         super().__init__()
-        self.n, self.per_batch = n, per_batch
+        self.n, self.per_batch, self.impl = n, per_batch, impl
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.n == 0:
             return x
         count = 1 if self.per_batch else x.shape[0]
         shifts = torch.randint(-self.n, self.n + 1, (count,), device=x.device).expand(x.shape[0])
-        return phase_shuffle(x, self.n, shifts)
+        return phase_shuffle(x, self.n, shifts, impl=self.impl)
 
 
 class WaveGANDiscriminator(nn.Module):
     """waveforms (N, 1, segment_length) -> critic values (N,)."""
 
-    def __init__(self, d: int, segment_length: int, shuffle: int, per_batch: bool):
+    def __init__(self, d: int, segment_length: int, shuffle: int, per_batch: bool, impl: str = "auto"):
         super().__init__()
         strides = tuple(reversed(STRIDES[segment_length]))
         top = _width(d, segment_length)
@@ -98,9 +105,9 @@ class WaveGANDiscriminator(nn.Module):
         ch_in, ch = 1, top // 2 ** (len(strides) - 1)
         for i, stride in enumerate(strides):
             pad = PAD if stride == 4 else 12
-            layers += [nn.Conv1d(ch_in, ch, KERNEL, stride, pad), nn.LeakyReLU(0.2)]
+            layers.append(Conv1dAct(ch_in, ch, KERNEL, stride, pad, act="lrelu", alpha=0.2, impl=impl))
             if i < len(strides) - 1:
-                layers.append(PhaseShuffle(shuffle, per_batch))
+                layers.append(PhaseShuffle(shuffle, per_batch, impl))
             ch_in, ch = ch, ch * 2
         self.net = nn.Sequential(*layers)
         self.critic = nn.Linear(top * 16, 1)
@@ -115,10 +122,11 @@ class WaveGAN(GAN):
     config: WaveGANConfig
 
     def __init__(self, config: WaveGANConfig):
+        impl = kernel_impl(config)
         super().__init__(config,
-                         WaveGANGenerator(config.latent_dim, config.model_size, config.segment_length),
+                         WaveGANGenerator(config.latent_dim, config.model_size, config.segment_length, impl),
                          WaveGANDiscriminator(config.model_size, config.segment_length, config.phase_shuffle,
-                                              config.phase_shuffle_per_batch))
+                                              config.phase_shuffle_per_batch, impl))
 
     def latent(self, n: int, rng: torch.Generator | None = None) -> Tensor:
         return torch.rand(n, self.config.latent_dim, device=self.device, generator=rng) * 2 - 1
@@ -133,13 +141,14 @@ class WaveGAN(GAN):
         real = check_audio_batch(batch, self.config.segment_length, "wavegan")
         with torch.no_grad():
             fake = self.generator(self.latent(real.shape[0]))
-        wasserstein = losses.discriminator_loss("wasserstein", self.discriminator(real), self.discriminator(fake))
+        wasserstein = adversarial_loss(self.discriminator(real), self.discriminator(fake), "wasserstein",
+                                       impl=self.impl)
         gp = losses.gradient_penalty(self.discriminator, real, fake)
         return {"loss": wasserstein + self.config.gp_weight * gp, "wasserstein": -wasserstein, "gp": gp}
 
     def generator_loss(self, batch: Tensor) -> Losses:
         fake = self.generator(self.latent(batch.shape[0]))
-        return {"loss": losses.generator_loss("wasserstein", self.discriminator(fake))}
+        return {"loss": adversarial_loss(None, self.discriminator(fake), "wasserstein", impl=self.impl)}
 
 
 @register_model("wavegan", modality="audio")

@@ -25,4 +25,5 @@ IMAGE = register_modality(Modality(
     write_samples=write_image_samples,
     evaluate=evaluate_digits,
     config_hints=_config_hints,
+    unit="images",
 ))

@@ -16,7 +16,9 @@ from torch import Tensor, nn
 from ... import losses
 from ...config import GANConfig, make_config, option
 from ...errors import ConfigError
-from ...gan import GAN, Losses
+from ...gan import GAN, Losses, kernel_impl
+from ...kernels import adversarial_loss
+from ...layers import Act
 from ...registry import register_model
 from .data import check_image_batch
 
@@ -52,14 +54,14 @@ def _init_weights(module: nn.Module) -> None:
 class DCGANGenerator(nn.Module):
     """z (N, latent_dim) -> images (N, channels, size, size) in [-1, 1]."""
 
-    def __init__(self, latent_dim: int, image_size: int, channels: int, width: int):
+    def __init__(self, latent_dim: int, image_size: int, channels: int, width: int, impl: str = "auto"):
         super().__init__()
         n_up = int(math.log2(image_size)) - 2  # 4x4 -> image_size in stride-2 steps
         ch = width * 2 ** (n_up - 1)
         layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, ch, 4, 1, 0, bias=False),
-                                   nn.BatchNorm2d(ch), nn.ReLU(True)]
+                                   nn.BatchNorm2d(ch), Act("relu", impl=impl)]
         for _ in range(n_up - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), Act("relu", impl=impl)]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -72,13 +74,13 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
     """images (N, channels, size, size) -> logits (N,)."""
 
-    def __init__(self, image_size: int, channels: int, width: int):
+    def __init__(self, image_size: int, channels: int, width: int, impl: str = "auto"):
         super().__init__()
         n_down = int(math.log2(image_size)) - 2
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), Act("lrelu", 0.2, impl)]
         ch = width
         for _ in range(n_down - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), Act("lrelu", 0.2, impl)]
             ch *= 2
         layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]
         self.net = nn.Sequential(*layers)
@@ -94,9 +96,10 @@ class DCGAN(GAN):
     config: DCGANConfig
 
     def __init__(self, config: DCGANConfig):
+        impl = kernel_impl(config)
         super().__init__(config,
-                         DCGANGenerator(config.latent_dim, config.image_size, config.channels, config.g_width),
-                         DCGANDiscriminator(config.image_size, config.channels, config.d_width))
+                         DCGANGenerator(config.latent_dim, config.image_size, config.channels, config.g_width, impl),
+                         DCGANDiscriminator(config.image_size, config.channels, config.d_width, impl))
 
     def latent(self, n: int, rng: torch.Generator | None = None) -> Tensor:
         return torch.randn(n, self.config.latent_dim, device=self.device, generator=rng)
@@ -110,12 +113,12 @@ class DCGAN(GAN):
         with torch.no_grad():
             fake = self.generator(self.latent(real.shape[0]))
         real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
-        return {"loss": losses.discriminator_loss(c.loss, real_logits, fake_logits),
+        return {"loss": adversarial_loss(real_logits, fake_logits, c.loss, impl=self.impl),
                 "real_logit": real_logits.mean(), "fake_logit": fake_logits.mean()}
 
     def generator_loss(self, batch: Tensor) -> Losses:
         fake = self.generator(self.latent(batch.shape[0]))
-        return {"loss": losses.generator_loss(self.config.loss, self.discriminator(fake))}
+        return {"loss": adversarial_loss(None, self.discriminator(fake), self.config.loss, impl=self.impl)}
 
 
 @register_model("dcgan", modality="image")

@@ -37,4 +37,5 @@ TEXT = register_modality(Modality(
     load_path=_corpus,
     write_samples=_write,
     evaluate=evaluate_text,
+    unit="sequences",
 ))

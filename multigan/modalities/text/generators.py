@@ -17,10 +17,9 @@ import abc
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...kernels import sample_categorical
+from ...kernels import sample_categorical, token_logprobs
 from ...errors import DataError
 from .data import ORACLE_START
 from .lm import LSTMLanguageModel
@@ -86,7 +85,7 @@ class TextGenerator(nn.Module, metaclass=abc.ABCMeta):
 
     def _draw(self, logits: Tensor, done: Tensor, rng: torch.Generator | None) -> tuple[Tensor, Tensor]:
         """Sample one token per row; rows already ended get PAD. Returns (tokens, done)."""
-        tokens = sample_categorical(logits, rng)
+        tokens = sample_categorical(logits, generator=rng)
         tokens = torch.where(done, torch.full_like(tokens, self.pad), tokens)
         if self.eos is not None:
             done = done | (tokens == self.eos)
@@ -167,8 +166,9 @@ class TextGenerator(nn.Module, metaclass=abc.ABCMeta):
 class LSTMGenerator(TextGenerator):
     """The paper's G: an LSTM language model, every parameter drawn from N(0, init_std)."""
 
-    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, init_std: float):
+    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, init_std: float, impl: str = "auto"):
         super().__init__()
+        self.impl = impl
         self.lm = LSTMLanguageModel(vocab_size, embed_dim, hidden_dim)
         for p in self.lm.parameters():
             nn.init.normal_(p, std=init_std)
@@ -184,7 +184,7 @@ class LSTMGenerator(TextGenerator):
         return tuple(torch.cat(parts, dim=1) for parts in zip(*states))
 
     def log_probs(self, ids: Tensor) -> Tensor:
-        return self.lm.log_probs(ids, self.start_token)
+        return self.lm.log_probs(ids, self.start_token, impl=self.impl)
 
 
 class GPT2Generator(TextGenerator):
@@ -192,8 +192,10 @@ class GPT2Generator(TextGenerator):
 
     The state is the key/value cache, one tensor pair per block, (N, heads, positions, dim)."""
 
-    def __init__(self, vocab_size: int, max_len: int, layers: int, heads: int, width: int, pretrained_path: str):
+    def __init__(self, vocab_size: int, max_len: int, layers: int, heads: int, width: int, pretrained_path: str,
+                 impl: str = "auto"):
         super().__init__()
+        self.impl = impl
         from transformers import GPT2Config, GPT2LMHeadModel
 
         if pretrained_path:
@@ -234,13 +236,14 @@ class GPT2Generator(TextGenerator):
 
     def log_probs(self, ids: Tensor) -> Tensor:
         inputs = torch.cat([ids.new_full((ids.shape[0], 1), self.start_token), ids[:, :-1]], dim=1)
-        logits = self.model(input_ids=inputs).logits
-        return -F.cross_entropy(logits.float().transpose(1, 2), ids, reduction="none")
+        hidden = self.model.transformer(input_ids=inputs).last_hidden_state
+        # the (N, L, V) logits are never formed: the output projection is chunked inside
+        return token_logprobs(hidden, self.model.lm_head.weight, self.model.lm_head.bias, ids, impl=self.impl)
 
 
-def build_generator(config) -> TextGenerator:
-    """The generator a :class:`SeqGANConfig` asks for."""
+def build_generator(config, impl: str = "auto") -> TextGenerator:
+    """The generator a :class:`SeqGANConfig` asks for; ``impl`` for its kernels."""
     if config.generator == "gpt2":
         return GPT2Generator(config.vocab_size, config.max_len, config.gpt2_layers, config.gpt2_heads,
-                             config.gpt2_width, config.pretrained_path)
-    return LSTMGenerator(config.vocab_size, config.g_embed_dim, config.g_hidden_dim, config.g_init_std)
+                             config.gpt2_width, config.pretrained_path, impl)
+    return LSTMGenerator(config.vocab_size, config.g_embed_dim, config.g_hidden_dim, config.g_init_std, impl)

@@ -4,10 +4,9 @@ generator that learns to imitate it."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...kernels import sample_categorical
+from ...kernels import sample_categorical, token_logprobs
 
 
 class LSTMLanguageModel(nn.Module):
@@ -35,18 +34,19 @@ class LSTMLanguageModel(nn.Module):
         """(N, L) -> (N, L): ``start_token`` followed by ``ids[:, :-1]`` (the inputs that predict ids)."""
         return torch.cat([ids.new_full((ids.shape[0], 1), start_token), ids[:, :-1]], dim=1)
 
-    def log_probs(self, ids: Tensor, start_token: int) -> Tensor:
-        """Per-token ``log p(ids[:, t] | start, ids[:, :t])`` of ids (N, L), as float32 (N, L)."""
-        logits, _ = self(self.shifted_inputs(ids, start_token))
-        return -F.cross_entropy(logits.float().transpose(1, 2), ids, reduction="none")
+    def log_probs(self, ids: Tensor, start_token: int, impl: str = "auto") -> Tensor:
+        """Per-token ``log p(ids[:, t] | start, ids[:, :t])`` of ids (N, L), as float32 (N, L),
+        by :func:`multigan.kernels.token_logprobs` (``impl`` chooses its implementation)."""
+        hidden, _ = self.lstm(self.embedding(self.shifted_inputs(ids, start_token)))
+        return token_logprobs(hidden, self.head.weight, self.head.bias, ids, impl=impl)
 
     @torch.no_grad()
     def sample(self, n: int, length: int, start_token: int, generator: torch.Generator | None = None,
-               temperature: float = 1.0) -> Tensor:
+               temperature: float = 1.0, impl: str = "auto") -> Tensor:
         """(n, length) long token ids, each drawn from softmax(logits / temperature) given the
         ones before it, on the module's device; ``generator`` (on that device) gives the
-        uniform draws (:func:`multigan.kernels.sample_categorical`), so the same generator
-        state gives the same ids.
+        random draws (:func:`multigan.kernels.sample_categorical`, run as ``impl`` says), so
+        the same generator state gives the same ids.
         """
         if not temperature > 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
@@ -54,6 +54,6 @@ class LSTMLanguageModel(nn.Module):
         state, tokens = None, []
         for _ in range(length):
             logits, state = self(token, state)
-            token = sample_categorical(logits[:, 0].float() / temperature, generator).unsqueeze(1)
+            token = sample_categorical(logits[:, 0], temperature, generator=generator, impl=impl).unsqueeze(1)
             tokens.append(token)
         return torch.cat(tokens, dim=1) if tokens else token.new_empty((n, 0))

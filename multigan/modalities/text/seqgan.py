@@ -17,13 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ... import losses
 from ...config import GANConfig, make_config, option
 from ...errors import ConfigError, DataError
-from ...gan import GAN, Losses, Phase
+from ...gan import GAN, Losses, Phase, kernel_impl
+from ...kernels import adversarial_loss
+from ...layers import Conv1dAct, LinearAct
 from ...registry import register_model
 from .generators import TextGenerator, build_generator
 
@@ -90,13 +91,14 @@ class SeqGANConfig(GANConfig):
 class Highway(nn.Module):
     """``t * relu(W x) + (1 - t) * x`` with the gate ``t = sigmoid(W_t x)``."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, impl: str = "auto"):
         super().__init__()
-        self.transform, self.gate = nn.Linear(size, size), nn.Linear(size, size)
+        self.transform = LinearAct(size, size, act="relu", impl=impl)
+        self.gate = LinearAct(size, size, act="sigmoid", impl=impl)
 
     def forward(self, x: Tensor) -> Tensor:
-        t = torch.sigmoid(self.gate(x))
-        return t * F.relu(self.transform(x)) + (1 - t) * x
+        t = self.gate(x)
+        return t * self.transform(x) + (1 - t) * x
 
 
 class SeqGANDiscriminator(nn.Module):
@@ -106,12 +108,13 @@ class SeqGANDiscriminator(nn.Module):
     difference of its two logits.)"""
 
     def __init__(self, vocab_size: int, embed_dim: int, filter_sizes: tuple[int, ...],
-                 num_filters: tuple[int, ...], dropout: float):
+                 num_filters: tuple[int, ...], dropout: float, impl: str = "auto"):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.convs = nn.ModuleList(nn.Conv1d(embed_dim, n, k) for k, n in zip(filter_sizes, num_filters))
+        self.convs = nn.ModuleList(Conv1dAct(embed_dim, n, k, act="relu", impl=impl)
+                                   for k, n in zip(filter_sizes, num_filters))
         width = sum(num_filters)
-        self.highway = Highway(width)
+        self.highway = Highway(width, impl)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(width, 1)
         nn.init.uniform_(self.embedding.weight, -1, 1)
@@ -121,7 +124,7 @@ class SeqGANDiscriminator(nn.Module):
 
     def forward(self, ids: Tensor) -> Tensor:
         x = self.embedding(ids).transpose(1, 2)
-        pooled = torch.cat([F.relu(conv(x)).amax(dim=2) for conv in self.convs], dim=1)
+        pooled = torch.cat([conv(x).amax(dim=2) for conv in self.convs], dim=1)
         return self.out(self.dropout(self.highway(pooled))).squeeze(1)
 
 
@@ -130,11 +133,13 @@ class SeqGAN(GAN):
 
     config: SeqGANConfig
     generator: TextGenerator
+    bench_steps = {"pg": "generator", "d": "discriminator"}  # timed apart: D trains for epochs per PG step
 
     def __init__(self, config: SeqGANConfig):
-        super().__init__(config, build_generator(config),
+        impl = kernel_impl(config)
+        super().__init__(config, build_generator(config, impl),
                          SeqGANDiscriminator(config.vocab_size, config.d_embed_dim, config.d_filter_sizes,
-                                             config.d_num_filters, config.d_dropout))
+                                             config.d_num_filters, config.d_dropout, impl))
 
     # ------------------------------------------------------------------ data and tokens
     @property
@@ -234,7 +239,8 @@ class SeqGAN(GAN):
         real = self.check_ids(batch)
         with torch.no_grad():
             fake = self.generator.sample(real.shape[0], self.config.max_len)
-        classify = losses.discriminator_loss("non_saturating", self.discriminator(real), self.discriminator(fake))
+        classify = adversarial_loss(self.discriminator(real), self.discriminator(fake), "non_saturating",
+                                    impl=self.impl)
         out = self.discriminator.out
         l2 = 0.5 * (out.weight.square().sum() + out.bias.square().sum())
         return {"loss": classify + self.config.d_l2 * l2, "classify": classify}

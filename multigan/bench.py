@@ -1,0 +1,176 @@
+"""Training throughput: multigan's trainer against a plain PyTorch loop of the same model.
+
+``multigan bench NAME`` builds the family, runs the trainer's own update code (the same
+``Trainer.update`` a training run uses: precision, finite checks, EMA, fused kernels) on a few
+batches of the family's built-in data held on the device, and times it: ``warmup`` iterations,
+then the median of ``steps`` timed ones. In the same run, the same architecture trained by a
+minimal eager fp32 loop written by hand (``benchmarks/baselines/NAME.py``, no multigan code) is
+timed the same way, and each row reports the speed-up over it.
+
+An iteration is what one training step does: ``n_critic`` discriminator updates and one
+generator update. A GAN may split it into separately timed rows (``GAN.bench_steps``): SeqGAN
+times its policy-gradient step (sampling, rollouts, rewards, update) and one discriminator
+update on their own, since its schedule runs epochs of the latter per step of the former.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import itertools
+import json
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+import torch
+
+from .errors import ConfigError
+from .registry import build, get_modality
+from .train import Trainer
+
+BASELINES = Path(__file__).resolve().parents[1] / "benchmarks" / "baselines"
+N_BATCHES = 4  # distinct batches cycled through, so data loading is not what is timed
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_median(fn: Callable[[], Any], steps: int, warmup: int, device: torch.device) -> float:
+    """The median wall time in seconds of ``steps`` calls of ``fn`` after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(steps):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def load_baseline(name: str) -> ModuleType | None:
+    """``benchmarks/baselines/NAME.py`` of a source checkout, or None (an installed wheel has none)."""
+    path = BASELINES / f"{name}.py"
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location(f"multigan_baseline_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def machine() -> str:
+    """The device in words: the GPU's name, or the CPU's model and core count."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {torch.get_num_threads()} threads"
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    # the process's peak resident set (Linux reports KiB): an upper bound for the row
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench(name: str, steps: int = 10, warmup: int = 2, precision: str = "32", kernels: str = "fused",
+          batch_size: int | None = None, device: str = "auto", overrides: dict[str, Any] | None = None,
+          baseline: bool = True) -> list[dict[str, Any]]:
+    """Time family ``name``'s training iterations; one dict per row (see the module docstring).
+
+    ``overrides`` change the family config (``kernels`` is set by its own argument). Rows hold
+    ``family``, ``step``, ``unit``, ``throughput``, ``baseline_throughput``, ``speedup``,
+    ``median_s``, ``baseline_median_s``, ``peak_memory_mb``, ``precision``, ``kernels``,
+    ``compile``, ``device``, ``batch_size`` and the versions.
+    """
+    if steps < 1 or warmup < 0:
+        raise ConfigError(f"bench needs steps >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
+    torch.manual_seed(0)
+    gan = build(name, **{**(overrides or {}), "kernels": kernels})
+    modality = get_modality(gan.modality)
+    with tempfile.TemporaryDirectory() as out_dir:
+        trainer = Trainer(gan, out_dir=out_dir, batch_size=batch_size, precision=precision, device=device,
+                          progress=False, max_steps=1)
+        trainer.setup()
+        batches = [next(trainer.stream) for _ in range(N_BATCHES)]
+        trainer.stream = itertools.cycle([_to(b, trainer.device) for b in batches])
+        dev = trainer.device
+        units = modality.batch_units(batches[0], gan.config)
+        config = asdict(gan.config)
+        reference = load_baseline(name) if baseline else None
+        rows = []
+        for label, network in gan.bench_steps.items():
+            if network is None:
+                def ours() -> None:
+                    for _ in range(trainer.n_critic):
+                        trainer.update("discriminator", gan.discriminator_loss, prefix="d")
+                    trainer.update("generator", gan.generator_loss, prefix="g")
+            else:
+                loss = gan.generator_loss if network == "generator" else gan.discriminator_loss
+
+                def ours() -> None:
+                    trainer.update(network, loss, prefix=label)
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
+            seconds = time_median(ours, steps, warmup, dev)
+            row = {"family": name, "step": label, "unit": f"{modality.unit}/s",
+                   "throughput": units / seconds, "median_s": seconds,
+                   "peak_memory_mb": _peak_memory_mb(dev),
+                   "baseline_throughput": None, "baseline_median_s": None, "speedup": None}
+            if reference is not None:
+                step_fn, baseline_units = reference.make_step(config, trainer.batch_size, dev, step=label)
+                base_seconds = time_median(step_fn, steps, warmup, dev)
+                row.update(baseline_throughput=baseline_units / base_seconds, baseline_median_s=base_seconds,
+                           speedup=(units / seconds) / (baseline_units / base_seconds))
+                del step_fn
+            rows.append({**row, "precision": precision, "kernels": kernels, "compile": gan.config.compile,
+                         "device": str(dev), "machine": machine(), "batch_size": trainer.batch_size,
+                         "steps": steps, "warmup": warmup, "torch": torch.__version__,
+                         "python": platform.python_version(),
+                         "date": datetime.date.today().isoformat()})
+    return rows
+
+
+def _to(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to(b, device) for b in batch)
+    return batch.to(device) if isinstance(batch, torch.Tensor) else batch
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table of bench rows."""
+    lines = ["| family | step | unit | multigan | plain loop | speed-up | precision | kernels | batch | peak MB | device |",
+             "| --- | --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |"]
+    for r in rows:
+        base = "n/a" if r["baseline_throughput"] is None else f"{r['baseline_throughput']:.4g}"
+        speed = "n/a" if r["speedup"] is None else f"{r['speedup']:.2f}x"
+        lines.append(f"| {r['family']} | {r['step']} | {r['unit']} | {r['throughput']:.4g} | {base} | {speed} "
+                     f"| {r['precision']} | {r['kernels']}{' +compile' if r['compile'] else ''} | {r['batch_size']} "
+                     f"| {r['peak_memory_mb']:.0f} | {r['device']} |")
+    return "\n".join(lines)
+
+
+def write_json(rows: list[dict[str, Any]], path: str | Path) -> None:
+    """Rows as a JSON list, with the command line that produced them in each row."""
+    command = " ".join(["multigan" if Path(sys.argv[0]).name in ("multigan", "__main__.py") else sys.argv[0],
+                        *sys.argv[1:]])
+    Path(path).write_text(json.dumps([{**r, "command": command} for r in rows], indent=2) + "\n")
