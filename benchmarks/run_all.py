@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import platform
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import torch
 
 from multigan import list_models
-from multigan.bench import bench, format_table, machine
+from multigan.bench import bench, format_table, machine, write_json
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -52,7 +51,7 @@ def main() -> None:
     stem = args.name or f"{datetime.date.today().isoformat()}-{device}"
     command = "python benchmarks/run_all.py " + " ".join(sys.argv[1:])
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps([{**r, "command": command} for r in rows], indent=2) + "\n")
+    write_json(rows, RESULTS / f"{stem}.json", command)
     table = format_table(rows)
     (RESULTS / f"{stem}.md").write_text(
         f"# Training throughput, {rows[0]['date']}\n\n"

@@ -15,6 +15,7 @@ update on their own, since its schedule runs epochs of the latter per step of th
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import importlib.util
 import itertools
@@ -22,13 +23,12 @@ import json
 import platform
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -92,6 +92,39 @@ def _peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@contextlib.contextmanager
+def prepared(name: str, precision: str = "32", kernels: str = "fused", batch_size: int | None = None,
+             device: str = "auto", overrides: dict[str, Any] | None = None
+             ) -> Iterator[tuple[Trainer, float, dict[str, Callable[[], None]]]]:
+    """Family ``name`` ready to time: its trainer (set up in a temporary run folder, cycling
+    through a few batches already on the device), the units one batch holds, and one callable
+    per row of ``gan.bench_steps`` that runs that row's updates through ``Trainer.update``."""
+    torch.manual_seed(0)
+    gan = build(name, **{**(overrides or {}), "kernels": kernels})
+    with tempfile.TemporaryDirectory() as out_dir:
+        trainer = Trainer(gan, out_dir=out_dir, batch_size=batch_size, precision=precision, device=device,
+                          progress=False, max_steps=1)
+        trainer.setup()
+        batches = [_to(next(trainer.stream), trainer.device) for _ in range(N_BATCHES)]
+        trainer.stream = itertools.cycle(batches)
+        units = get_modality(gan.modality).batch_units(batches[0], gan.config)
+
+        def step(network: str | None, label: str) -> Callable[[], None]:
+            if network is None:
+                def run() -> None:
+                    for _ in range(trainer.n_critic):
+                        trainer.update("discriminator", gan.discriminator_loss, prefix="d")
+                    trainer.update("generator", gan.generator_loss, prefix="g")
+            else:
+                loss = gan.generator_loss if network == "generator" else gan.discriminator_loss
+
+                def run() -> None:
+                    trainer.update(network, loss, prefix=label)
+            return run
+
+        yield trainer, units, {label: step(network, label) for label, network in gan.bench_steps.items()}
+
+
 def bench(name: str, steps: int = 10, warmup: int = 2, precision: str = "32", kernels: str = "fused",
           batch_size: int | None = None, device: str = "auto", overrides: dict[str, Any] | None = None,
           baseline: bool = True) -> list[dict[str, Any]]:
@@ -104,40 +137,20 @@ def bench(name: str, steps: int = 10, warmup: int = 2, precision: str = "32", ke
     """
     if steps < 1 or warmup < 0:
         raise ConfigError(f"bench needs steps >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
-    torch.manual_seed(0)
-    gan = build(name, **{**(overrides or {}), "kernels": kernels})
-    modality = get_modality(gan.modality)
-    with tempfile.TemporaryDirectory() as out_dir:
-        trainer = Trainer(gan, out_dir=out_dir, batch_size=batch_size, precision=precision, device=device,
-                          progress=False, max_steps=1)
-        trainer.setup()
-        batches = [next(trainer.stream) for _ in range(N_BATCHES)]
-        trainer.stream = itertools.cycle([_to(b, trainer.device) for b in batches])
-        dev = trainer.device
-        units = modality.batch_units(batches[0], gan.config)
-        config = asdict(gan.config)
+    rows = []
+    with prepared(name, precision, kernels, batch_size, device, overrides) as (trainer, units, iterations):
+        gan, dev = trainer.gan, trainer.device
+        unit = get_modality(gan.modality).unit
         reference = load_baseline(name) if baseline else None
-        rows = []
-        for label, network in gan.bench_steps.items():
-            if network is None:
-                def ours() -> None:
-                    for _ in range(trainer.n_critic):
-                        trainer.update("discriminator", gan.discriminator_loss, prefix="d")
-                    trainer.update("generator", gan.generator_loss, prefix="g")
-            else:
-                loss = gan.generator_loss if network == "generator" else gan.discriminator_loss
-
-                def ours() -> None:
-                    trainer.update(network, loss, prefix=label)
+        for label, ours in iterations.items():
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
             seconds = time_median(ours, steps, warmup, dev)
-            row = {"family": name, "step": label, "unit": f"{modality.unit}/s",
-                   "throughput": units / seconds, "median_s": seconds,
-                   "peak_memory_mb": _peak_memory_mb(dev),
+            row = {"family": name, "step": label, "unit": f"{unit}/s", "throughput": units / seconds,
+                   "median_s": seconds, "peak_memory_mb": _peak_memory_mb(dev),
                    "baseline_throughput": None, "baseline_median_s": None, "speedup": None}
             if reference is not None:
-                step_fn, baseline_units = reference.make_step(config, trainer.batch_size, dev, step=label)
+                step_fn, baseline_units = reference.make_step(asdict(gan.config), trainer.batch_size, dev, step=label)
                 base_seconds = time_median(step_fn, steps, warmup, dev)
                 row.update(baseline_throughput=baseline_units / base_seconds, baseline_median_s=base_seconds,
                            speedup=(units / seconds) / (baseline_units / base_seconds))
@@ -169,8 +182,6 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_json(rows: list[dict[str, Any]], path: str | Path) -> None:
-    """Rows as a JSON list, with the command line that produced them in each row."""
-    command = " ".join(["multigan" if Path(sys.argv[0]).name in ("multigan", "__main__.py") else sys.argv[0],
-                        *sys.argv[1:]])
+def write_json(rows: list[dict[str, Any]], path: str | Path, command: str) -> None:
+    """Rows as a JSON list, each with ``command``: the command line that produced them."""
     Path(path).write_text(json.dumps([{**r, "command": command} for r in rows], indent=2) + "\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -78,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``multigan`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.argv = argv  # what was typed, recorded beside benchmark rows
     try:
         return {"list": _list, "train": _train, "sample": _sample, "eval": _eval,
                 "bench": _bench}[args.command](args)
@@ -193,6 +196,6 @@ def _bench(args: argparse.Namespace) -> int:
                  baseline=not args.no_baseline)
     print(format_table(rows))
     if args.json:
-        write_json(rows, args.json)
+        write_json(rows, args.json, command=shlex.join(["multigan", *args.argv]))
         print(f"rows written to {args.json}")
     return 0
