@@ -4,14 +4,16 @@ resumed run takes exactly the steps an uninterrupted one would have taken."""
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, MultiganError, UnknownModelError
 
 if TYPE_CHECKING:
     from ..gan import GAN
@@ -85,10 +87,42 @@ def load_state(path: str | os.PathLike) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise DataError(f"checkpoint {str(path)!r} is corrupt or not a multigan checkpoint: {exc}") from exc
+        raise DataError(f"checkpoint {str(path)!r} is corrupt or not a multigan checkpoint "
+                        f"(left as it is): {_unreadable(path, exc)}") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise DataError(f"checkpoint {str(path)!r} is not a multigan checkpoint")
+        raise DataError(f"checkpoint {str(path)!r} is not a multigan checkpoint (left as it is)")
     return state
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """Why ``torch.load`` could not read ``path``, in one line (torch's own messages run to a
+    page and advise ``weights_only=False``, which would run whatever code the file holds)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = -1
+    text = str(exc)
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    unsafe = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if unsafe:
+        return (f"it holds a {unsafe.group(1)} object, which only pickled code can rebuild; checkpoints "
+                "are read with weights_only=True, which runs none")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            f.seek(max(0, size - 65_557))  # the end record: 22 bytes and a comment of up to 65,535
+            tail = f.read()
+    except OSError:
+        head = tail = b""
+    if head == b"PK\x03\x04":  # torch.save's zip format
+        if b"PK\x05\x06" not in tail:
+            return f"its zip archive is cut short ({size} bytes, no end record): an interrupted copy?"
+        return f"its zip archive is damaged ({size} bytes)"
+    if isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in text:
+        return f"its {size} bytes are not a file torch.save wrote"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"torch.load failed ({type(exc).__name__}{': ' + first if first else ''})"
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
@@ -135,18 +169,46 @@ def load_gan(path: str | os.PathLike, device: str | torch.device = "cpu") -> "GA
     The family is rebuilt from the config saved in the checkpoint, so sampling needs nothing
     else; the EMA generator is restored when the run had one. The GAN is in eval mode.
     """
-    return gan_from_state(load_state(resolve_checkpoint(path)), device)
+    path = resolve_checkpoint(path)
+    return gan_from_state(load_state(path), device, source=path)
 
 
-def gan_from_state(state: dict[str, Any], device: str | torch.device = "cpu") -> "GAN":
-    """The GAN a loaded checkpoint describes (see :func:`load_gan`)."""
+def gan_from_state(state: dict[str, Any], device: str | torch.device = "cpu",
+                   source: str | os.PathLike | None = None) -> "GAN":
+    """The GAN a loaded checkpoint describes (see :func:`load_gan`); ``source`` (the file)
+    names it in errors.
+
+    Raises :class:`UnknownModelError` when the checkpoint's family is not registered here (a
+    plugin that is not installed), and :class:`DataError` when its config or weights do not
+    fit that family (a checkpoint edited, or mixed from two runs).
+    """
     from ..registry import build
     from .ema import make_ema
 
-    gan = build(state["name"], **state["config"])
-    gan.generator.load_state_dict(state["generator"])
-    gan.discriminator.load_state_dict(state["discriminator"])
+    where = "the checkpoint" if source is None else f"checkpoint {str(source)!r}"
+    missing = [k for k in ("name", "config", "generator", "discriminator") if k not in state]
+    if missing or not isinstance(state["config"], dict):
+        what = f"lacks {', '.join(map(repr, missing))}" if missing else "has a config that is not a dict"
+        raise DataError(f"{where} {what}: it is not a complete multigan checkpoint")
+    name = state["name"]
+    try:
+        gan = build(name, **state["config"])
+    except UnknownModelError as exc:
+        raise UnknownModelError(f"{where} was written by model {name!r}, which is not registered here "
+                                f"(is its plugin installed?): {exc}") from exc
+    except MultiganError as exc:
+        raise DataError(f"{where} says it holds a {name!r} model, but its config does not fit that family: "
+                        f"{exc}") from exc
+    networks = [("generator", gan.generator), ("discriminator", gan.discriminator)]
     if state.get("generator_ema") is not None:
         gan.generator_ema = make_ema(gan.generator)
-        gan.generator_ema.load_state_dict(state["generator_ema"])
+        networks.append(("generator_ema", gan.generator_ema))
+    for key, module in networks:
+        try:
+            module.load_state_dict(state[key])
+        except (MultiganError, RuntimeError, KeyError, TypeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()
+            detail = " ".join(line.strip() for line in first[:3])
+            raise DataError(f"{where}: its {key} state does not fit the {name!r} model its config describes "
+                            f"({detail})") from exc
     return gan.to(device).eval()

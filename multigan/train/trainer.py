@@ -172,9 +172,9 @@ class Trainer:
         self.n_critic = gan.critic_steps(self.stream.batches_per_epoch)
         self.total = sum(p.steps for p in self.phases) + self.max_steps
 
-        self.logger = MetricsLogger(self.out_dir, enabled=main)
-        if main:
+        if main:  # before the logger: TensorBoard's writer makes its folder as it starts
             self._prepare_out_dir()
+        self.logger = MetricsLogger(self.out_dir, enabled=main)
         self.step = 0
         last = checkpoint_dir(self.out_dir) / "last.pt"
         if last.is_file():

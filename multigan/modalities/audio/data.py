@@ -6,6 +6,7 @@ sample rate.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -138,13 +139,17 @@ def read_audio(path: str | Path, sample_rate: int, normalize: str = "peak") -> T
     """A whole audio file as float32 (1, frames): mixed down to mono, resampled to
     ``sample_rate`` when its rate differs, then normalised (see :class:`AudioFolder`).
 
-    Raises :class:`DataError` naming the file when it is missing, cannot be decoded, has no
-    samples, contains NaN or infinite samples, or is silent.
+    Raises :class:`DataError` naming the file when it is missing, truncated (a WAV whose data
+    is shorter than its header declares), cannot be decoded, has no samples, contains NaN or
+    infinite samples, or is silent.
     """
     if normalize not in NORMALIZATIONS:
         raise ConfigError(f"normalize {normalize!r}: allowed {', '.join(map(repr, NORMALIZATIONS))}")
     if not Path(path).is_file():
         raise DataError(f"audio file {str(path)!r} does not exist")
+    truncated = _truncation(path)
+    if truncated is not None:
+        raise DataError(f"audio file {str(path)!r} {truncated}")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:
@@ -167,12 +172,54 @@ def read_audio(path: str | Path, sample_rate: int, normalize: str = "peak") -> T
     return wav.float()
 
 
+def _truncation(path: str | Path) -> str | None:
+    """How a RIFF/WAVE file falls short of the samples its header declares, or None.
+
+    libsndfile reads a truncated WAV without complaint (it shortens the frame count to what is
+    there), so a download or copy cut short would otherwise train silently on a fragment. Only
+    the chunk headers are read. A data size of 0 or 0xFFFFFFFF (written by streaming encoders
+    that did not know the length) is not a declaration, and other formats are left to
+    libsndfile's own checks.
+    """
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align, pos = 0, 12
+            while pos + 8 <= size:
+                f.seek(pos)
+                chunk = f.read(8)
+                kind, declared = chunk[:4], int.from_bytes(chunk[4:8], "little")
+                if kind == b"fmt ":
+                    fmt = f.read(min(declared, 16))
+                    block_align = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else 0
+                elif kind == b"data":
+                    present = size - pos - 8
+                    if declared in (0, 0xFFFFFFFF) or present >= declared:
+                        return None
+                    if block_align > 0:
+                        return (f"is truncated: its header declares {declared // block_align} frames "
+                                f"({declared} bytes) of samples but the file holds {present // block_align} "
+                                f"({present} bytes)")
+                    return (f"is truncated: its header declares {declared} bytes of samples but the file "
+                            f"holds {present}")
+                pos += 8 + declared + (declared & 1)
+    except OSError:
+        return None  # unreadable: the decoder says why
+    return None
+
+
 def _header_problem(path: Path) -> str | None:
-    """What is wrong with an audio file's header (unreadable, no samples), or None."""
+    """What is wrong with an audio file's header (unreadable, truncated, no samples), or None."""
     try:
         frames = sf.info(str(path)).frames
     except Exception as exc:
         return f"cannot be read ({exc})"
+    truncated = _truncation(path)
+    if truncated is not None:
+        return truncated
     return "has no samples" if frames <= 0 else None
 
 
@@ -183,8 +230,9 @@ class AudioFolder(Dataset):
     Files are mixed down to mono, resampled (torchaudio) when their rate differs, then
     normalised over the whole file: ``"peak"`` scales the largest |sample| to 0.95,
     ``"loudness"`` scales the RMS to -20 dBFS and clips to [-1, 1], ``"none"`` leaves them.
-    Each file's header is checked when the dataset is made; an unreadable or empty file, or one
-    that decodes to NaN/inf or silence when read, raises :class:`DataError` naming it, or is
+    Each file's header is checked when the dataset is made; an unreadable, truncated (a WAV whose
+    data is shorter than its header declares) or empty file, or one that decodes to NaN/inf or
+    silence when read, raises :class:`DataError` naming it, or is
     skipped with a warning when ``skip_bad_files=True``. SC09 (``sc09/train/<word>/*.wav``)
     and LJSpeech (``LJSpeech-1.1/wavs/*.wav``) work by pointing at their folders.
     """
