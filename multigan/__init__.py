@@ -8,7 +8,7 @@
 
 from .config import GANConfig
 from .errors import ConfigError, DataError, MultiganError, TrainingError, UnknownModelError
-from .gan import GAN, Phase
+from .gan import GAN, LatentGAN, Phase
 from .modality import Modality
 from .registry import build, list_models, register_modality, register_model
 from .train import Trainer
@@ -17,7 +17,7 @@ from .train import load_gan as load
 __version__ = "0.1.0"
 
 __all__ = [
-    "GAN", "GANConfig", "Modality", "Phase", "Trainer",
+    "GAN", "GANConfig", "LatentGAN", "Modality", "Phase", "Trainer",
     "build", "list_models", "load", "register_model", "register_modality",
     "MultiganError", "UnknownModelError", "ConfigError", "DataError", "TrainingError",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -13,8 +14,9 @@ import torch
 
 from .config import fields_of, parse_set_options
 from .errors import ConfigError, MultiganError
+from .export import FORMATS, export_generator, is_exported
 from .registry import build, get_modality, list_models, model_entry
-from .train import Trainer, load_gan
+from .train import Trainer, distributed, load_gan
 from .train.checkpoint import gan_from_state, load_state, resolve_checkpoint
 from .train.trainer import PRECISIONS
 
@@ -49,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--skip-bad-files", action="store_true", default=None,
                     help="skip unreadable data files with a warning instead of stopping")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tr.add_argument("--nproc", type=int, help="train on N processes of this machine (launches torchrun)")
+    tr.add_argument("--sync-batchnorm", action="store_true", default=None,
+                    help="multi-process: BatchNorm statistics of the global batch")
 
     sa = sub.add_parser("sample", help="generate samples from a trained run")
     sa.add_argument("run", help="run folder or checkpoint file")
@@ -63,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--n", type=int, help="number of generated samples (default: the modality's)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default="cpu")
+    ex = sub.add_parser("export", help="write a trained run's generator alone, for inference")
+    ex.add_argument("run", help="run folder or checkpoint file")
+    ex.add_argument("--format", choices=FORMATS, default="safetensors", help="file format (default: safetensors)")
+    ex.add_argument("--out", help="output file (default: RUN/generator.safetensors)")
     be = sub.add_parser("bench", help="training throughput against a plain PyTorch loop of the same model")
     be.add_argument("name", help="model family (see 'multigan list')")
     be.add_argument("--steps", type=int, default=10, help="timed iterations; the median is reported (default: 10)")
@@ -83,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.argv = argv  # what was typed, recorded beside benchmark rows
     try:
-        return {"list": _list, "train": _train, "sample": _sample, "eval": _eval,
+        return {"list": _list, "train": _train, "sample": _sample, "eval": _eval, "export": _export,
                 "bench": _bench}[args.command](args)
     except MultiganError as exc:
         print(f"multigan: error: {exc}", file=sys.stderr)
@@ -100,6 +109,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.nproc is not None and args.nproc > 1 and not distributed.launched():
+        return _launch(args.nproc, args.argv)
     saved: dict[str, Any] = {"config": {}, "train": {}}
     if args.config:
         path = Path(args.config)
@@ -146,11 +157,35 @@ def _train(args: argparse.Namespace) -> int:
         log_every=pick(args.log_every, "log_every", 10), num_workers=pick(args.num_workers, "num_workers", 0),
         n_preview=run.get("n_preview", 64), keep_checkpoints=run.get("keep_checkpoints", 5),
         skip_bad_files=bool(pick(args.skip_bad_files, "skip_bad_files", False)),
+        sync_batchnorm=bool(pick(args.sync_batchnorm, "sync_batchnorm", False)),
         progress=not args.no_progress)
     trainer.fit()
+    if trainer.rank != 0:  # rank 0 speaks for every process
+        return 0
+    if trainer.stopped_by:
+        print(f"stopped by {trainer.stopped_by} at step {trainer.step}: checkpoint "
+              f"{trainer.out_dir / 'checkpoints' / 'last.pt'} written. To resume, run the same command again, or: "
+              f"multigan train --config {trainer.out_dir / 'config.json'} --out {trainer.out_dir}", file=sys.stderr)
+        return 130 if trainer.stopped_by == "SIGINT" else 143
     print(f"run folder: {trainer.out_dir} (step {trainer.step}); "
           f"samples in {trainer.out_dir / 'samples'}, metrics in {trainer.out_dir / 'metrics.jsonl'}")
     return 0
+
+
+def _launch(nproc: int, argv: list[str]) -> int:
+    """``multigan train --nproc N ...``: the same command on N processes, through torchrun."""
+    rest, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            rest.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "multigan", *rest]
+    print("launching:", shlex.join(command), file=sys.stderr, flush=True)
+    return subprocess.run(command).returncode
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -170,6 +205,19 @@ def _sample(args: argparse.Namespace) -> int:
         samples = gan.sample(args.n or 64, seed=args.seed)
     for path in modality.write_samples(samples, stem, gan):
         print(path)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    gan = load_gan(args.run)
+    if args.out:
+        out = Path(args.out)
+    else:
+        run_dir = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent.parent
+        out = run_dir / "generator.safetensors"
+    if not is_exported(out):
+        raise ConfigError(f"--out {str(out)!r}: an exported generator's file name ends in .safetensors")
+    print(export_generator(gan, out))
     return 0
 
 

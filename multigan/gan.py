@@ -74,6 +74,10 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
         self.generator = generator
         self.discriminator = discriminator
         self.generator_ema: nn.Module | None = None
+        #: a CPU random stream every process shares, for noise that must be the same on all of
+        #: them (LatentGAN's training latents); the trainer seeds it and checkpoints its state.
+        #: None: the global torch RNG
+        self.noise: torch.Generator | None = None
 
     @property
     def device(self) -> torch.device:
@@ -151,3 +155,35 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def generator_loss(self, batch: Any) -> Losses:
         """The generator's objective (``batch`` gives its size, or its conditions): ``{"loss": ...}``."""
+
+
+class LatentGAN(GAN):
+    """A GAN whose generator maps latent vectors of ``config.latent_dim`` to samples (DCGAN,
+    WaveGAN); a family names its latent distribution in :attr:`latent_distribution`."""
+
+    #: ``"normal"``: z ~ N(0, I); ``"uniform"``: z ~ U(-1, 1)
+    latent_distribution: Literal["normal", "uniform"] = "normal"
+
+    def latent(self, n: int, rng: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` latent vectors on the GAN's device, drawn from ``rng`` (on its own device) or,
+        without one, from the global RNG."""
+        shape, device = (n, self.config.latent_dim), rng.device if rng is not None else self.device
+        if self.latent_distribution == "normal":
+            z = torch.randn(shape, device=device, generator=rng)
+        else:
+            z = torch.rand(shape, device=device, generator=rng) * 2 - 1
+        return z.to(self.device)
+
+    def generate(self, n: int | None, *, cond: Any = None, rng: torch.Generator) -> torch.Tensor:
+        return self.sampling_generator(self.latent(self.check_unconditional(n, cond), rng))
+
+    def training_latents(self, n: int) -> torch.Tensor:
+        """Latents for this process's ``n`` examples of a training batch, from :attr:`noise`.
+
+        On several processes each rank keeps its share of the latents drawn for the whole global
+        batch from that shared stream, so N processes train on the very latents one process
+        with the global batch would (the distributed tests compare the two).
+        """
+        from .train.distributed import share_of  # the train package imports this module
+
+        return share_of(lambda m: self.latent(m, self.noise), n)

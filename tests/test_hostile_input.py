@@ -296,8 +296,8 @@ class Tiny(torch.utils.data.Dataset):
 
 def test_11_batch_larger_than_the_dataset_is_refused_before_training(tmp_path):
     out = tmp_path / "run"
-    with pytest.raises(DataError, match=r"the dataset 'ten-images' has 10 items, fewer than one batch of 16 "
-                                        r"per process \(1 processes\): lower the batch size"):
+    with pytest.raises(DataError, match=r"the dataset 'ten-images' has 10 items, fewer than one batch of 16: "
+                                        r"lower the batch size"):
         trainer(tiny_dcgan(), out, data=Tiny(), batch_size=16).fit()
     assert not out.exists()
     trainer(tiny_dcgan(), out, data=Tiny(), batch_size=10).fit()   # one full batch per epoch is enough

@@ -52,6 +52,7 @@ def test_mel_settings_travel_with_the_config():
     ({"mel.win_length": 2048}, "longer than n_fft"),
     ({"mel.f_max": 12000.0}, "f_max <= sample_rate / 2"),
     ({"mel.nmels": 64}, "unknown config key 'mel.nmels'"),
+    ({"segment_length": 1024, "stft_loss_weight": 1.0}, "too short for the multi-resolution STFT loss.*above 1024"),
 ])
 def test_bad_mel_settings_say_what_to_change(overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -164,11 +164,16 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def load_gan(path: str | os.PathLike, device: str | torch.device = "cpu") -> "GAN":
-    """A trained GAN from a run folder (its ``checkpoints/last.pt``) or a checkpoint file.
+    """A trained GAN from a run folder (its ``checkpoints/last.pt``), a checkpoint file, or a
+    generator exported by ``multigan export`` (``.safetensors``: the generator only).
 
     The family is rebuilt from the config saved in the checkpoint, so sampling needs nothing
     else; the EMA generator is restored when the run had one. The GAN is in eval mode.
     """
+    from ..export import is_exported, load_exported
+
+    if is_exported(path):
+        return load_exported(path, device)
     path = resolve_checkpoint(path)
     return gan_from_state(load_state(path), device, source=path)
 

@@ -7,37 +7,44 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 
 
 class BatchStream:
     """Endless batches from ``dataset``; its whole state is :attr:`position` (batches drawn).
 
-    Epoch ``e`` visits the permutation drawn from ``(seed, e)``; each rank takes every
-    ``world_size``-th index of it, and incomplete batches are dropped, so every batch has
-    ``batch_size`` items. Setting ``position`` resumes the stream exactly where it was.
+    Epoch ``e`` visits the permutation drawn from ``(seed, e)`` in global batches of
+    ``batch_size`` (incomplete ones dropped); on ``world_size`` processes each rank loads every
+    ``world_size``-th item of each global batch, ``batch_size / world_size`` items. So the global
+    batches, and :attr:`position`, are the same on any number of processes: a run resumes on
+    another number of processes exactly where it stopped. Setting ``position`` resumes the stream.
     """
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int = 0, rank: int = 0,
                  world_size: int = 1, num_workers: int = 0):
+        if batch_size % world_size:
+            raise ConfigError(f"batch_size {batch_size} is the global batch and must divide among the "
+                              f"{world_size} processes: use a multiple of {world_size}")
         self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
         self.rank, self.world_size, self.num_workers = rank, world_size, num_workers
         n = len(dataset)  # type: ignore[arg-type]
         if n == 0:
             raise DataError(f"the dataset {describe(dataset)} is empty")
-        self.batches_per_epoch = (n // world_size) // batch_size
+        self.batches_per_epoch = n // batch_size
         if self.batches_per_epoch == 0:
             raise DataError(f"the dataset {describe(dataset)} has {n} items, fewer than one batch "
-                            f"of {batch_size} per process ({world_size} processes): lower the batch size")
+                            f"of {batch_size}: lower the batch size")
         self.position = 0
         self._iterator: Any = None
         self._iterator_position = -1
 
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
+        """This rank's share of each global batch of epoch ``epoch``."""
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        order = torch.randperm(len(self.dataset), generator=g)[self.rank::self.world_size]  # type: ignore[arg-type]
+        order = torch.randperm(len(self.dataset), generator=g)  # type: ignore[arg-type]
         b = self.batch_size
-        return [order[i * b:(i + 1) * b].tolist() for i in range(self.batches_per_epoch)]
+        return [order[i * b:(i + 1) * b][self.rank::self.world_size].tolist()
+                for i in range(self.batches_per_epoch)]
 
     def __iter__(self) -> "BatchStream":
         return self

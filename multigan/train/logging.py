@@ -28,8 +28,7 @@ class MetricsLogger:
         resumed run's records continue the file without duplicates."""
         if not self.enabled or not self.path.exists():
             return
-        kept = [line for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step]
+        kept = [line for line in self.path.read_text().splitlines() if _step_of(line) <= step]
         self.path.write_text("".join(line + "\n" for line in kept))
 
     def log(self, step: int, metrics: dict[str, Any]) -> None:
@@ -46,6 +45,15 @@ class MetricsLogger:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+def _step_of(line: str) -> float:
+    """The step a metrics.jsonl line records; infinity for a blank or torn line (a process
+    killed while appending), so it is dropped."""
+    try:
+        return json.loads(line).get("step", 0)
+    except ValueError:
+        return math.inf
 
 
 def _plain(value: Any) -> Any:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
@@ -51,24 +51,35 @@ class Trainer:
         max_steps: generator (adversarial) steps; defaults to ``gan.config.max_steps``.
             Pre-training phases run before them; for a GAN with phases, 0 runs the phases only
             (resume later with more steps to continue adversarially).
-        batch_size: defaults to ``gan.config.batch_size``.
+        batch_size: the global batch, split evenly among the processes of a multi-process
+            run; defaults to ``gan.config.batch_size``.
         precision: ``"32"``, ``"bf16-mixed"`` (CPU and CUDA) or ``"16-mixed"`` (CUDA).
         seed: seeds Python, NumPy and torch, and the data order.
-        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; under
+            ``torchrun``, ``"auto"`` and ``"cuda"`` mean this process's GPU.
         sample_every, checkpoint_every, log_every: in steps; 0 turns periodic writing off
             (the last step is always checkpointed and sampled).
         n_preview: how many samples each preview writes.
         keep_checkpoints: how many periodic checkpoints to keep (the newest; 0 keeps all).
         num_workers: DataLoader worker processes.
         skip_bad_files: skip unreadable data files with a warning instead of raising.
+        sync_batchnorm: normalise BatchNorm layers with the statistics of the global batch in
+            multi-process training (as one process with the whole batch would); otherwise each
+            process normalises its own share, as ``DistributedDataParallel`` does.
         progress: show a progress bar.
+
+    Started by ``torchrun`` with several processes, the trainer joins their process group
+    (gloo on the CPU, NCCL on CUDA): every process trains on its share of each global batch,
+    gradients are averaged, and only rank 0 writes files and logs (docs/distributed.md).
+    SIGINT and SIGTERM stop training after the current step with a checkpoint; then
+    :attr:`stopped_by` names the signal and :meth:`fit` returns.
     """
 
     def __init__(self, gan: GAN, data: str | Dataset | None = None, out_dir: str | Path | None = None,
                  max_steps: int | None = None, batch_size: int | None = None, precision: str = "32",
                  seed: int = 0, device: str = "auto", sample_every: int = 500, checkpoint_every: int = 500,
                  log_every: int = 10, n_preview: int = 64, keep_checkpoints: int = 5, num_workers: int = 0,
-                 skip_bad_files: bool = False, progress: bool = True):
+                 skip_bad_files: bool = False, sync_batchnorm: bool = False, progress: bool = True):
         self.gan = gan
         self.data = data
         self.out_dir = Path(out_dir if out_dir is not None else Path("runs") / gan.name)
@@ -83,14 +94,16 @@ class Trainer:
         _positive("n_preview", n_preview)
         if precision not in PRECISIONS:
             raise ConfigError(f"precision {precision!r} is not supported; allowed: {', '.join(PRECISIONS)}")
-        self.device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
+        self.device = distributed.device_for(device)
         if precision == "16-mixed" and self.device.type != "cuda":
             raise ConfigError("precision '16-mixed' needs a CUDA device; on the CPU use 'bf16-mixed' or '32'")
         self.precision, self.seed = precision, seed
         self.sample_every, self.checkpoint_every, self.log_every = sample_every, checkpoint_every, log_every
         self.n_preview, self.keep_checkpoints, self.num_workers = n_preview, keep_checkpoints, num_workers
-        self.skip_bad_files, self.progress = skip_bad_files, progress
+        self.skip_bad_files, self.sync_batchnorm, self.progress = skip_bad_files, sync_batchnorm, progress
         self.step = 0
+        self.rank = 0  # this process's rank in the run (set when training starts)
+        self.stopped_by: str | None = None  # the signal that stopped the last fit(), if any
 
     # ------------------------------------------------------------------ settings
     @property
@@ -102,35 +115,48 @@ class Trainer:
                 "sample_every": self.sample_every, "checkpoint_every": self.checkpoint_every,
                 "log_every": self.log_every, "n_preview": self.n_preview,
                 "keep_checkpoints": self.keep_checkpoints, "num_workers": self.num_workers,
-                "skip_bad_files": self.skip_bad_files}
+                "skip_bad_files": self.skip_bad_files, "sync_batchnorm": self.sync_batchnorm}
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> GAN:
-        """Train to ``max_steps`` (resuming from the run folder's last checkpoint) and return the GAN."""
+        """Train to ``max_steps`` (resuming from the run folder's last checkpoint) and return the GAN.
+
+        A SIGINT or SIGTERM (Ctrl-C, ``kill``, a scheduler's preemption) ends the current step,
+        writes a checkpoint and returns early with :attr:`stopped_by` set; a second SIGINT
+        interrupts at once (the checkpoints on disk stay whole either way)."""
         gan = self.gan
-        main = distributed.is_main()
-        preview_batch = self.setup()
-        bar = tqdm(total=self.total, initial=self.step, disable=not (self.progress and main),
-                   unit="step", dynamic_ncols=True, desc=gan.name)
-        start_time, start_step = time.perf_counter(), self.step
+        owns_group = distributed.init(self.device)
         try:
-            while self.step < self.total:
-                phase, logs = self.train_step()
-                bar.update(1)
-                done = self.step == self.total
-                if _due(self.step, self.log_every) or done:
-                    speed = (self.step - start_step) / max(time.perf_counter() - start_time, 1e-9)
-                    values = {k: v.item() for k, v in logs.items()}
-                    self.logger.log(self.step, {"phase": phase.name if phase else "adversarial",
-                                                **values, "steps_per_s": speed})
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in values.items() if k.endswith("loss")})
-                if main and (_due(self.step, self.sample_every) or done):
-                    self.write_preview(preview_batch)
-                if main and (_due(self.step, self.checkpoint_every) or done):
-                    self.save_checkpoint()
+            main = distributed.is_main()
+            preview_batch = self.setup()
+            bar = tqdm(total=self.total, initial=self.step, disable=not (self.progress and main),
+                       unit="step", dynamic_ncols=True, desc=gan.name)
+            start_time, start_step = time.perf_counter(), self.step
+            self.stopped_by = None
+            with _stop_signals() as received, contextlib.closing(bar), contextlib.closing(self.logger):
+                while self.step < self.total:
+                    phase, logs = self.train_step()
+                    bar.update(1)
+                    stop = distributed.any_rank(bool(received), self.device)
+                    done = self.step == self.total or stop
+                    if _due(self.step, self.log_every) or done:
+                        speed = (self.step - start_step) / max(time.perf_counter() - start_time, 1e-9)
+                        values = {k: v.item() for k, v in distributed.mean_over_ranks(logs).items()}
+                        self.logger.log(self.step, {"phase": phase.name if phase else "adversarial",
+                                                    **values, "steps_per_s": speed})
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in values.items() if k.endswith("loss")})
+                    if main and (_due(self.step, self.sample_every) or done):
+                        self.write_preview(preview_batch)
+                    if _due(self.step, self.checkpoint_every) or done:
+                        self.save_checkpoint()
+                    if stop:
+                        self.stopped_by = received[0] if received else "a signal on another process"
+                        break
+            # BatchNorm statistics that each process gathered from its own share: rank 0's
+            distributed.broadcast_from_main(self._unsynced_buffers)
         finally:
-            bar.close()
-            self.logger.close()
+            if owns_group:
+                distributed.shut_down()
         gan.eval()
         return gan
 
@@ -139,15 +165,17 @@ class Trainer:
         last checkpoint if there is one. Returns the fixed batch previews are made from."""
         gan, cfg = self.gan, self.gan.config
         main = distributed.is_main()
+        self.rank = distributed.rank()
         modality = get_modality(gan.modality)
-        if distributed.world_size() > 1:
-            raise ConfigError("multi-process training (DDP) is not supported yet: run one process")
-        _seed_everything(self.seed)
+        distributed.seed_process(self.seed)
+        gan.noise = torch.Generator().manual_seed(self.seed)
 
         dataset = modality.dataset(self.data, cfg, "train", self.skip_bad_files)
         gan.attach_data(dataset)
         self.stream = BatchStream(dataset, self.batch_size, self.seed, distributed.rank(),
                                   distributed.world_size(), self.num_workers)
+        if self.sync_batchnorm:
+            distributed.sync_batchnorm(gan)
         gan.to(self.device).train()
         if cfg.ema_decay > 0 and gan.generator_ema is None:
             gan.generator_ema = make_ema(gan.generator)
@@ -172,14 +200,17 @@ class Trainer:
         self.n_critic = gan.critic_steps(self.stream.batches_per_epoch)
         self.total = sum(p.steps for p in self.phases) + self.max_steps
 
-        if main:  # before the logger: TensorBoard's writer makes its folder as it starts
-            self._prepare_out_dir()
+        # before the logger: TensorBoard's writer makes its folder as it starts
+        distributed.on_main_then_all(self._prepare_out_dir, self.device)
         self.logger = MetricsLogger(self.out_dir, enabled=main)
         self.step = 0
         last = checkpoint_dir(self.out_dir) / "last.pt"
         if last.is_file():
             self._resume(load_state(last))
             self.logger.truncate_after(self.step)
+        # every process starts from rank 0's weights, whatever each built or loaded
+        distributed.broadcast_from_main([*gan.parameters(), *gan.buffers()])
+        self._unsynced_buffers = distributed.batchnorm_buffers(gan)
         if main:
             for name, contents in gan.artifacts().items():
                 write_bytes_atomic(self.out_dir / name, contents)
@@ -217,13 +248,16 @@ class Trainer:
             with self._autocast():
                 out = loss_fn(batch)
             loss = out["loss"]
-            if not torch.isfinite(loss).all():
-                raise TrainingError(f"non-finite {prefix} loss {loss.item()} at step {self.step + 1} "
+            finite = bool(torch.isfinite(loss).all())
+            if distributed.any_rank(not finite, self.device):  # every process stops together
+                where = f"loss {loss.item()}" if not finite else "loss on another process"
+                raise TrainingError(f"non-finite {prefix} {where} at step {self.step + 1} "
                                     f"({network} update); {self._kept()}")
             optimizer, scaler = self.optimizers[optimizer_name or network], self.scalers[network]
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             params = [p for p in self._nets[network].parameters() if p.grad is not None]
+            distributed.average_gradients(params)
             if self.clip[network] > 0:
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(params, self.clip[network])
@@ -260,6 +294,10 @@ class Trainer:
             probe = self.out_dir / ".write-test"
             probe.write_text("")
             probe.unlink()
+            # a write cut short by a kill leaves its temporary file (the checkpoint it was to
+            # replace is whole): nothing reads these, and one trainer writes a run at a time
+            for stale in checkpoint_dir(self.out_dir).glob(".*.tmp-*"):
+                stale.unlink(missing_ok=True)
         except OSError as exc:
             raise DataError(f"output folder {str(self.out_dir)!r} cannot be written: {exc}") from exc
 
@@ -279,14 +317,22 @@ class Trainer:
             "generator_ema": None if gan.generator_ema is None else gan.generator_ema.state_dict(),
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
-            "data_position": self.stream.position, "rng": rng_state(),
+            "data_position": self.stream.position, "world_size": distributed.world_size(),
+            "noise": gan.noise.get_state() if gan.noise is not None else None,
+            # rank 0's random states, then the other ranks' (a resumed run on as many processes
+            # continues each one's stream)
+            "rng": rng_state(), "rng_other_ranks": distributed.gather_objects(rng_state())[1:],
         }
 
     def save_checkpoint(self) -> Path:
-        """Write ``checkpoints/step-NNNNNN.pt`` atomically and point ``last.pt`` at it."""
+        """Write ``checkpoints/step-NNNNNN.pt`` atomically and point ``last.pt`` at it (rank 0
+        writes; every process takes part, since the checkpoint holds their random states)."""
         folder = checkpoint_dir(self.out_dir)
         path = folder / f"step-{self.step:06d}.pt"
-        save_atomic(self.state_dict(), path)
+        state = self.state_dict()
+        if not distributed.is_main():
+            return path
+        save_atomic(state, path)
         link_atomic(path, folder / "last.pt")
         if self.keep_checkpoints:
             for old in sorted(folder.glob("step-*.pt"))[:-self.keep_checkpoints]:
@@ -319,7 +365,15 @@ class Trainer:
             self.scalers[k].load_state_dict(state["scalers"][k])
         self.step = state["step"]
         self.stream.position = state["data_position"]
-        set_rng_state(state["rng"])
+        if state.get("noise") is not None:
+            gan.noise.set_state(state["noise"])
+        rank, others = distributed.rank(), state.get("rng_other_ranks", [])
+        if rank == 0:
+            set_rng_state(state["rng"])
+        elif rank <= len(others):
+            set_rng_state(others[rank - 1])
+        else:  # a rank the saved run did not have: a stream of its own from (seed, step)
+            distributed.seed_process(self.seed + self.step)
 
 
 def _positive(name: str, value: Any, least: int = 1) -> int:
@@ -341,7 +395,31 @@ def _phase_at(phases: list[Phase], step: int) -> Phase | None:
     return None
 
 
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+@contextlib.contextmanager
+def _stop_signals():
+    """While training: SIGINT and SIGTERM are recorded (the yielded list gets the signal's name)
+    instead of killing the process, so the loop can finish its step and checkpoint. A second
+    SIGINT raises KeyboardInterrupt at once. Outside the main thread signals cannot be caught,
+    and nothing changes."""
+    received: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def record(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if received and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        received.append(name)
+        if distributed.is_main():
+            print(f"\n{name}: stopping after this step and writing a checkpoint "
+                  "(Ctrl-C again to stop at once)", flush=True)
+
+    for sig in previous:
+        signal.signal(sig, record)
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

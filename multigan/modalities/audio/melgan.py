@@ -25,7 +25,7 @@ from ...kernels import adversarial_loss
 from ...layers import Act, Conv1dAct
 from ...registry import register_model
 from .data import check_audio_batch
-from .features import MelConfig, MelSpectrogram, multi_resolution_stft_distance
+from .features import STFT_RESOLUTIONS, MelConfig, MelSpectrogram, multi_resolution_stft_distance
 
 N_PREVIEW = 8
 LRELU = 0.2  # every LeakyReLU's negative slope
@@ -94,6 +94,11 @@ class MelGANConfig(GANConfig):
         if self.segment_length % hop:
             raise ConfigError(f"segment_length {self.segment_length} is not a multiple of mel.hop_length {hop}; "
                               f"use {max(1, round(self.segment_length / hop)) * hop}")
+        longest = max(n_fft for n_fft, _, _ in STFT_RESOLUTIONS)
+        if (self.stft_loss_weight > 0 or self.stft_warmup_steps > 0) and self.segment_length <= longest // 2:
+            raise ConfigError(f"segment_length {self.segment_length} is too short for the multi-resolution STFT "
+                              f"loss, whose longest window is {longest} samples: use a segment_length above "
+                              f"{longest // 2}, or set stft_loss_weight=0 and stft_warmup_steps=0")
 
 
 class ResidualStack(nn.Module):

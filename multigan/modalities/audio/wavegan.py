@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ... import losses
 from ...config import GANConfig, make_config, option
-from ...gan import GAN, Losses, kernel_impl
+from ...gan import LatentGAN, Losses, kernel_impl
 from ...kernels import adversarial_loss, phase_shuffle
 from ...layers import Act, Conv1dAct, ConvTranspose1dAct
 from ...registry import register_model
@@ -116,10 +116,11 @@ class WaveGANDiscriminator(nn.Module):
         return self.critic(self.net(x).flatten(1)).flatten()
 
 
-class WaveGAN(GAN):
+class WaveGAN(LatentGAN):
     """WaveGAN trained with WGAN-GP."""
 
     config: WaveGANConfig
+    latent_distribution = "uniform"  # z ~ U(-1, 1), as in the paper
 
     def __init__(self, config: WaveGANConfig):
         impl = kernel_impl(config)
@@ -128,26 +129,20 @@ class WaveGAN(GAN):
                          WaveGANDiscriminator(config.model_size, config.segment_length, config.phase_shuffle,
                                               config.phase_shuffle_per_batch, impl))
 
-    def latent(self, n: int, rng: torch.Generator | None = None) -> Tensor:
-        return torch.rand(n, self.config.latent_dim, device=self.device, generator=rng) * 2 - 1
-
-    def generate(self, n: int | None, *, cond=None, rng: torch.Generator) -> Tensor:
-        return self.sampling_generator(self.latent(self.check_unconditional(n, cond), rng))
-
     def preview(self, batch, n: int) -> Tensor:
         return self.sample(min(n, N_PREVIEW), seed=0)
 
     def discriminator_loss(self, batch: Tensor) -> Losses:
         real = check_audio_batch(batch, self.config.segment_length, "wavegan")
         with torch.no_grad():
-            fake = self.generator(self.latent(real.shape[0]))
+            fake = self.generator(self.training_latents(real.shape[0]))
         wasserstein = adversarial_loss(self.discriminator(real), self.discriminator(fake), "wasserstein",
                                        impl=self.impl)
         gp = losses.gradient_penalty(self.discriminator, real, fake)
         return {"loss": wasserstein + self.config.gp_weight * gp, "wasserstein": -wasserstein, "gp": gp}
 
     def generator_loss(self, batch: Tensor) -> Losses:
-        fake = self.generator(self.latent(batch.shape[0]))
+        fake = self.generator(self.training_latents(batch.shape[0]))
         return {"loss": adversarial_loss(None, self.discriminator(fake), "wasserstein", impl=self.impl)}
 
 

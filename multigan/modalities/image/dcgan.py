@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from ... import losses
 from ...config import GANConfig, make_config, option
 from ...errors import ConfigError
-from ...gan import GAN, Losses, kernel_impl
+from ...gan import LatentGAN, Losses, kernel_impl
 from ...kernels import adversarial_loss
 from ...layers import Act
 from ...registry import register_model
@@ -90,10 +90,11 @@ class DCGANDiscriminator(nn.Module):
         return self.net(x).flatten()
 
 
-class DCGAN(GAN):
+class DCGAN(LatentGAN):
     """DCGAN with a configurable adversarial loss (the paper's is non-saturating)."""
 
     config: DCGANConfig
+    latent_distribution = "normal"  # z ~ N(0, I)
 
     def __init__(self, config: DCGANConfig):
         impl = kernel_impl(config)
@@ -101,23 +102,17 @@ class DCGAN(GAN):
                          DCGANGenerator(config.latent_dim, config.image_size, config.channels, config.g_width, impl),
                          DCGANDiscriminator(config.image_size, config.channels, config.d_width, impl))
 
-    def latent(self, n: int, rng: torch.Generator | None = None) -> Tensor:
-        return torch.randn(n, self.config.latent_dim, device=self.device, generator=rng)
-
-    def generate(self, n: int | None, *, cond=None, rng: torch.Generator) -> Tensor:
-        return self.sampling_generator(self.latent(self.check_unconditional(n, cond), rng))
-
     def discriminator_loss(self, batch: Tensor) -> Losses:
         c = self.config
         real = check_image_batch(batch, c.channels, c.image_size, "dcgan")
         with torch.no_grad():
-            fake = self.generator(self.latent(real.shape[0]))
+            fake = self.generator(self.training_latents(real.shape[0]))
         real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
         return {"loss": adversarial_loss(real_logits, fake_logits, c.loss, impl=self.impl),
                 "real_logit": real_logits.mean(), "fake_logit": fake_logits.mean()}
 
     def generator_loss(self, batch: Tensor) -> Losses:
-        fake = self.generator(self.latent(batch.shape[0]))
+        fake = self.generator(self.training_latents(batch.shape[0]))
         return {"loss": adversarial_loss(None, self.discriminator(fake), self.config.loss, impl=self.impl)}
 
 

@@ -1,0 +1,36 @@
+"""One process of a multi-process test run, started by torchrun from tests/test_distributed.py.
+
+    torchrun --standalone --nproc_per_node 2 tests/distributed_worker.py SPEC.json
+
+SPEC holds the family, its config, the trainer's settings and a folder where every rank saves
+its final state_dict (``rank-R.pt``) and the number of items it loaded per batch, so the test
+can compare ranks with each other and with a one-process run.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+import multigan
+
+
+def main() -> None:
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    torch.manual_seed(spec.get("build_seed", 0) + int(os.environ.get("RANK", "0")))  # ranks build differently:
+    gan = multigan.build(spec["name"], **spec["config"])                            # the trainer must align them
+    trainer = multigan.Trainer(gan, out_dir=spec["out_dir"], progress=False, **spec["train"])
+    trainer.fit()
+    dump = Path(spec["dump"])
+    dump.mkdir(parents=True, exist_ok=True)
+    rank = int(os.environ.get("RANK", "0"))
+    state = {k: v for k, v in gan.state_dict().items() if isinstance(v, torch.Tensor)}
+    torch.save({"state": state, "local_batch": trainer.stream.batch_size // trainer.stream.world_size,
+                "world_size": trainer.stream.world_size, "stopped_by": trainer.stopped_by},
+               dump / f"rank-{rank}.pt")
+
+
+if __name__ == "__main__":
+    main()
