@@ -194,8 +194,7 @@ def _sample(args: argparse.Namespace) -> int:
         out = Path(args.out)
         stem = out.with_suffix("") if out.suffix else out
     else:
-        run_dir = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent.parent
-        stem = run_dir / "samples" / f"sample-seed{args.seed}"
+        stem = _run_dir(args.run) / "samples" / f"sample-seed{args.seed}"
     modality = get_modality(gan.modality)
     if args.cond:
         if modality.read_condition is None:
@@ -208,13 +207,18 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_dir(path: str) -> Path:
+    """The run folder of a run folder, of a checkpoint in its checkpoints/, or of an export in it."""
+    p = Path(path)
+    return p if p.is_dir() else p.parent if is_exported(p) else p.parent.parent
+
+
 def _export(args: argparse.Namespace) -> int:
     gan = load_gan(args.run)
     if args.out:
         out = Path(args.out)
     else:
-        run_dir = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent.parent
-        out = run_dir / "generator.safetensors"
+        out = _run_dir(args.run) / "generator.safetensors"
     if not is_exported(out):
         raise ConfigError(f"--out {str(out)!r}: an exported generator's file name ends in .safetensors")
     print(export_generator(gan, out))

@@ -18,16 +18,18 @@ from .train import Trainer
 
 
 def load_recipe(config_path: str | Path, scale: float = 1.0, overrides: dict[str, Any] | None = None,
-                data: str | None = None) -> tuple[GAN, dict[str, Any]]:
+                data: str | None = None, batch_size: int | None = None) -> tuple[GAN, dict[str, Any]]:
     """The recipe at ``config_path``: its GAN (built from the recipe's seed) and its trainer
     settings, with every step count multiplied by ``scale``: ``max_steps`` and the config
     fields the recipe lists under ``"scaled"`` (pre-training phases). ``overrides`` change the
-    family config, ``data`` the recipe's data."""
+    family config, ``data`` and ``batch_size`` the recipe's trainer settings."""
     recipe = json.loads(Path(config_path).read_text())
     train = dict(recipe["train"])
     train["max_steps"] = max(1, round(train["max_steps"] * scale))
     if data is not None:
         train["data"] = data
+    if batch_size is not None:
+        train["batch_size"] = batch_size
     config = dict(recipe["config"])
     for key in recipe.get("scaled", []):
         config[key] = max(1, round(config[key] * scale))
@@ -37,15 +39,15 @@ def load_recipe(config_path: str | Path, scale: float = 1.0, overrides: dict[str
 
 def run_recipe(config_path: str | Path, out_dir: str | Path, scale: float = 1.0,
                overrides: dict[str, Any] | None = None, data: str | None = None,
-               n_samples: int | None = None, progress: bool = True,
-               evaluate: bool = True) -> tuple[GAN, dict[str, Any], dict[str, Any]]:
+               n_samples: int | None = None, progress: bool = True, evaluate: bool = True,
+               batch_size: int | None = None) -> tuple[GAN, dict[str, Any], dict[str, Any]]:
     """Train the recipe at ``config_path`` (see :func:`load_recipe`), then evaluate.
 
     Returns the trained GAN, the metrics (also written to ``out_dir/eval.json``; empty when
     ``evaluate`` is false, for data the modality's metrics do not cover) and the trainer
     settings used.
     """
-    gan, train = load_recipe(config_path, scale, overrides, data)
+    gan, train = load_recipe(config_path, scale, overrides, data, batch_size)
     Trainer(gan, out_dir=out_dir, progress=progress, **train).fit()
     if not evaluate:
         return gan, {}, train

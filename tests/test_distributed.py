@@ -82,28 +82,36 @@ def test_every_family_trains_on_two_processes_into_identical_weights(name, tmp_p
             assert torch.equal(value, a[key]), key
 
 
-def test_dcgan_on_two_processes_matches_one_process_with_the_same_global_batch(tmp_path):
-    settings = dict(data="digits", max_steps=4, batch_size=8, sync_batchnorm=True)
-    one = run(tmp_path, "one", 1, "dcgan", TINY["dcgan"], **settings)[0]["state"]
-    two = run(tmp_path, "two", 2, "dcgan", TINY["dcgan"], **settings)[0]["state"]
-    unsynced = run(tmp_path, "plain", 2, "dcgan", TINY["dcgan"], **{**settings, "sync_batchnorm": False})[0]["state"]
-    worst = max((one[k] - two[k]).abs().max().item() for k in one if one[k].is_floating_point())
+DCGAN_RUN = dict(data="digits", batch_size=8, sync_batchnorm=True)
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    """DCGAN, 6 steps of 8 on one process: what every multi-process DCGAN run is held to."""
+    tmp = tmp_path_factory.mktemp("one")
+    return run(tmp, "one", 1, "dcgan", TINY["dcgan"], max_steps=6, **DCGAN_RUN)[0]["state"]
+
+
+def test_dcgan_on_two_processes_matches_one_process_with_the_same_global_batch(tmp_path, one_process):
+    two = run(tmp_path, "two", 2, "dcgan", TINY["dcgan"], max_steps=6, **DCGAN_RUN)[0]["state"]
+    unsynced = run(tmp_path, "plain", 2, "dcgan", TINY["dcgan"], max_steps=6,
+                   **{**DCGAN_RUN, "sync_batchnorm": False})[0]["state"]
+    floats = [k for k in one_process if one_process[k].is_floating_point()]
+    worst = max((one_process[k] - two[k]).abs().max().item() for k in floats)
     assert worst < 1e-4
-    for key in one:
-        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-5, msg=key)
+    for key in one_process:
+        torch.testing.assert_close(two[key], one_process[key], rtol=1e-4, atol=1e-5, msg=key)
     # not vacuous: without synchronised statistics each half-batch is normalised on its own
-    assert max((one[k] - unsynced[k]).abs().max().item() for k in one if one[k].is_floating_point()) > 100 * worst
+    assert max((one_process[k] - unsynced[k]).abs().max().item() for k in floats) > 100 * worst
 
 
 @pytest.mark.parametrize("first, then", [(2, 1), (1, 2)])
-def test_a_checkpoint_from_n_processes_resumes_on_m(tmp_path, first, then):
-    settings = dict(data="digits", batch_size=8, sync_batchnorm=True)
-    straight = run(tmp_path, "straight", 1, "dcgan", TINY["dcgan"], max_steps=6, **settings)[0]["state"]
-    run(tmp_path, "split", first, "dcgan", TINY["dcgan"], max_steps=3, **settings)
-    resumed = run(tmp_path, "split", then, "dcgan", TINY["dcgan"], max_steps=6, **settings)
+def test_a_checkpoint_from_n_processes_resumes_on_m(tmp_path, one_process, first, then):
+    run(tmp_path, "split", first, "dcgan", TINY["dcgan"], max_steps=3, **DCGAN_RUN)
+    resumed = run(tmp_path, "split", then, "dcgan", TINY["dcgan"], max_steps=6, **DCGAN_RUN)
     assert resumed[0]["world_size"] == then
-    for key in straight:
-        torch.testing.assert_close(resumed[0]["state"][key], straight[key], rtol=1e-4, atol=1e-5, msg=key)
+    for key in one_process:
+        torch.testing.assert_close(resumed[0]["state"][key], one_process[key], rtol=1e-4, atol=1e-5, msg=key)
 
 
 def test_torchrun_runs_the_command_line(tmp_path):

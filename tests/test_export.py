@@ -60,3 +60,14 @@ def test_bad_exports_are_named(tmp_path):
     gan = multigan.build("dcgan", image_size=32, channels=1, g_width=4, d_width=4)
     multigan.Trainer(gan, out_dir=tmp_path / "run", max_steps=1, batch_size=4, progress=False).fit()
     assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "g.pt")]) == 2
+
+
+def test_sample_from_an_export_on_the_command_line(tmp_path, capsys):
+    torch.manual_seed(0)
+    gan = multigan.build("dcgan", image_size=32, channels=1, g_width=4, d_width=4)
+    multigan.Trainer(gan, out_dir=tmp_path / "run", max_steps=1, batch_size=4, progress=False).fit()
+    assert main(["export", str(tmp_path / "run")]) == 0
+    exported = tmp_path / "run" / "generator.safetensors"
+    assert capsys.readouterr().out.strip() == str(exported)
+    assert main(["sample", str(exported), "--n", "4"]) == 0
+    assert (tmp_path / "run" / "samples" / "sample-seed0.png").stat().st_size > 0
