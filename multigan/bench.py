@@ -35,6 +35,7 @@ import torch
 from .errors import ConfigError
 from .registry import build, get_modality
 from .train import Trainer
+from .train.data import to_device
 
 BASELINES = Path(__file__).resolve().parents[1] / "benchmarks" / "baselines"
 N_BATCHES = 4  # distinct batches cycled through, so data loading is not what is timed
@@ -105,7 +106,7 @@ def prepared(name: str, precision: str = "32", kernels: str = "fused", batch_siz
         trainer = Trainer(gan, out_dir=out_dir, batch_size=batch_size, precision=precision, device=device,
                           progress=False, max_steps=1)
         trainer.setup()
-        batches = [_to(next(trainer.stream), trainer.device) for _ in range(N_BATCHES)]
+        batches = [to_device(next(trainer.stream), trainer.device, trainer.memory_format) for _ in range(N_BATCHES)]
         trainer.stream = itertools.cycle(batches)
         units = get_modality(gan.modality).batch_units(batches[0], gan.config)
 
@@ -161,12 +162,6 @@ def bench(name: str, steps: int = 10, warmup: int = 2, precision: str = "32", ke
                          "python": platform.python_version(),
                          "date": datetime.date.today().isoformat()})
     return rows
-
-
-def _to(batch: Any, device: torch.device) -> Any:
-    if isinstance(batch, (tuple, list)):
-        return type(batch)(_to(b, device) for b in batch)
-    return batch.to(device) if isinstance(batch, torch.Tensor) else batch
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

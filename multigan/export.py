@@ -88,4 +88,4 @@ def load_exported(path: str | os.PathLike, device: str | torch.device = "cpu") -
     except (ConfigError, RuntimeError) as exc:
         raise DataError(f"exported generator {str(path)!r} does not fit the {metadata['name']!r} model "
                         f"its metadata describes: {exc}") from exc
-    return gan.to(device).eval()
+    return gan.place(device).eval()

@@ -64,6 +64,10 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
 
     name: str = ""
     modality: str = ""
+    #: the memory format the networks and 4-D batches take on the fused path (``kernels="fused"``):
+    #: ``torch.channels_last`` for image families, whose convolutions run faster in it; None
+    #: leaves tensors as they are
+    memory_format: torch.memory_format | None = None
     #: ``multigan bench``'s rows: label -> the network one timed update trains, or None for a
     #: whole training step (``n_critic`` discriminator updates and one generator update)
     bench_steps: dict[str, str | None] = {"train": None}
@@ -82,6 +86,15 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
     @property
     def device(self) -> torch.device:
         return next(self.generator.parameters()).device
+
+    @property
+    def layout(self) -> torch.memory_format | None:
+        """The memory format this GAN runs in: :attr:`memory_format` on the fused path, else None."""
+        return self.memory_format if self.config.kernels == "fused" else None
+
+    def place(self, device: str | torch.device) -> "GAN":
+        """Move to ``device`` in :attr:`layout` (so a loaded GAN computes as the trained one did)."""
+        return self.to(device, memory_format=self.layout or torch.preserve_format)
 
     @property
     def impl(self) -> str:

@@ -216,4 +216,4 @@ def gan_from_state(state: dict[str, Any], device: str | torch.device = "cpu",
             detail = " ".join(line.strip() for line in first[:3])
             raise DataError(f"{where}: its {key} state does not fit the {name!r} model its config describes "
                             f"({detail})") from exc
-    return gan.to(device).eval()
+    return gan.place(device).eval()

@@ -77,12 +77,14 @@ def first_items(dataset: Dataset, n: int) -> Any:
     return default_collate([dataset[i] for i in range(n)])
 
 
-def to_device(batch: Any, device: torch.device) -> Any:
-    """Move a batch (a tensor, or tuples, lists and dicts of them) to ``device``."""
+def to_device(batch: Any, device: torch.device, memory_format: torch.memory_format | None = None) -> Any:
+    """Move a batch (a tensor, or tuples, lists and dicts of them) to ``device``; 4-D tensors
+    also to ``memory_format`` when one is given."""
     if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
+        batch = batch.to(device, non_blocking=True)
+        return batch.contiguous(memory_format=memory_format) if memory_format and batch.dim() == 4 else batch
     if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(b, device) for b in batch)
+        return type(batch)(to_device(b, device, memory_format) for b in batch)
     if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
+        return {k: to_device(v, device, memory_format) for k, v in batch.items()}
     return batch

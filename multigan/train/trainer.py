@@ -176,7 +176,8 @@ class Trainer:
                                   distributed.world_size(), self.num_workers)
         if self.sync_batchnorm:
             distributed.sync_batchnorm(gan)
-        gan.to(self.device).train()
+        self.memory_format = gan.layout
+        gan.place(self.device).train()
         if cfg.ema_decay > 0 and gan.generator_ema is None:
             gan.generator_ema = make_ema(gan.generator)
         if cfg.compile:  # in place, so state_dict keys stay those of the plain modules
@@ -217,7 +218,7 @@ class Trainer:
             (self.out_dir / "config.json").write_text(json.dumps(
                 {"name": gan.name, "modality": gan.modality, "config": config_to_dict(cfg),
                  "train": self.settings}, indent=2) + "\n")
-        return to_device(first_items(dataset, self.n_preview), self.device)
+        return to_device(first_items(dataset, self.n_preview), self.device, self.memory_format)
 
     def train_step(self) -> tuple[Phase | None, dict[str, torch.Tensor]]:
         """One step after :meth:`setup`: a pre-training phase's update, or ``n_critic``
@@ -244,7 +245,7 @@ class Trainer:
         for p in frozen:  # the other network's weight gradients would be thrown away
             p.requires_grad_(False)
         try:
-            batch = to_device(next(self.stream), self.device)
+            batch = to_device(next(self.stream), self.device, self.memory_format)
             with self._autocast():
                 out = loss_fn(batch)
             loss = out["loss"]

@@ -95,6 +95,7 @@ class DCGAN(LatentGAN):
 
     config: DCGANConfig
     latent_distribution = "normal"  # z ~ N(0, I)
+    memory_format = torch.channels_last
 
     def __init__(self, config: DCGANConfig):
         impl = kernel_impl(config)
