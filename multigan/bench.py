@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -46,18 +46,19 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_median(fn: Callable[[], Any], steps: int, warmup: int, device: torch.device) -> float:
-    """The median wall time in seconds of ``steps`` calls of ``fn`` after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    times = []
+def time_medians(fns: Sequence[Callable[[], Any]], steps: int, device: torch.device) -> list[float]:
+    """The median wall time in seconds of each of ``fns`` over ``steps`` rounds. Each round
+    calls every function once, in turn, so a drift in the machine's speed (other tenants, clock
+    changes) reaches all of them alike and their ratio stays fair."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(steps):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, record in zip(fns, times):
+            _sync(device)
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            record.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def load_baseline(name: str) -> ModuleType | None:
@@ -146,16 +147,21 @@ def bench(name: str, steps: int = 10, warmup: int = 2, precision: str = "32", ke
         for label, ours in iterations.items():
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
-            seconds = time_median(ours, steps, warmup, dev)
-            row = {"family": name, "step": label, "unit": f"{unit}/s", "throughput": units / seconds,
-                   "median_s": seconds, "peak_memory_mb": _peak_memory_mb(dev),
-                   "baseline_throughput": None, "baseline_median_s": None, "speedup": None}
-            if reference is not None:
+            for _ in range(max(warmup, 1)):  # at least one, so the peak memory is multigan's own
+                ours()
+            row = {"family": name, "step": label, "unit": f"{unit}/s", "peak_memory_mb": _peak_memory_mb(dev)}
+            if reference is None:
+                (seconds,) = time_medians([ours], steps, dev)
+                row.update(baseline_throughput=None, baseline_median_s=None, speedup=None)
+            else:
                 step_fn, baseline_units = reference.make_step(asdict(gan.config), trainer.batch_size, dev, step=label)
-                base_seconds = time_median(step_fn, steps, warmup, dev)
+                for _ in range(warmup):
+                    step_fn()
+                seconds, base_seconds = time_medians([ours, step_fn], steps, dev)
                 row.update(baseline_throughput=baseline_units / base_seconds, baseline_median_s=base_seconds,
                            speedup=(units / seconds) / (baseline_units / base_seconds))
                 del step_fn
+            row.update(throughput=units / seconds, median_s=seconds)
             rows.append({**row, "precision": precision, "kernels": kernels, "compile": gan.config.compile,
                          "device": str(dev), "machine": machine(), "batch_size": trainer.batch_size,
                          "steps": steps, "warmup": warmup, "torch": torch.__version__,

@@ -50,7 +50,10 @@ def sample_categorical(logits: Tensor, temperature: float = 1.0, generator: torc
 
 
 def _reference(logits: Tensor, temperature: float, generator: torch.Generator | None) -> Tensor:
-    logits = logits.float() / temperature
+    logits = logits.float()
+    if temperature != 1:  # dividing by 1 changes nothing: skip a pass over (N, V)
+        logits = logits / temperature
+    # one new (N, V) tensor, updated in place from here on: the caller's logits stay as they are
     cdf = (logits - logits.amax(dim=1, keepdim=True)).exp_().cumsum_(dim=1)
     target = torch.rand((logits.shape[0], 1), generator=generator, device=logits.device) * cdf[:, -1:]
     # right=True skips zero-probability tokens; the clamp catches u * total rounding up to the total
