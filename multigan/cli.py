@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -185,7 +186,16 @@ def _launch(nproc: int, argv: list[str]) -> int:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                "-m", "multigan", *rest]
     print("launching:", shlex.join(command), file=sys.stderr, flush=True)
-    return subprocess.run(command).returncode
+    child = subprocess.Popen(command)
+    # Ctrl-C reaches torchrun and its workers from the terminal: this process only waits for
+    # them to checkpoint and stop. A SIGTERM sent to this process alone is passed on.
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+                signal.SIGTERM: signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signum))}
+    try:
+        return child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _sample(args: argparse.Namespace) -> int:

@@ -66,7 +66,7 @@ def test_a_damaged_classifier_cache_is_rebuilt(tmp_path, monkeypatch):
 
 
 class StandIn:
-    """What the evaluators use of a GAN: ``config``, ``device``, ``name`` and ``sample``."""
+    """What the evaluators use of a GAN: ``config``, ``device``, ``name``, ``sample`` and ``place``."""
 
     def __init__(self, make, config):
         self.make, self.config, self.device, self.name = make, config, torch.device("cpu"), "stand-in"
@@ -74,7 +74,7 @@ class StandIn:
     def sample(self, n=None, *, seed=None, cond=None):
         return self.make(n, seed, cond)
 
-    def to(self, device):
+    def place(self, device):
         return self
 
 

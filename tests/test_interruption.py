@@ -109,3 +109,21 @@ def test_a_metrics_line_torn_by_a_kill_is_dropped_on_resume(tmp_path):
     multigan.Trainer(multigan.load(tmp_path), max_steps=4, **settings).fit()
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]
+
+
+def test_ctrl_c_under_torchrun_stops_every_process_at_one_checkpoint(tmp_path):
+    """A terminal's Ctrl-C reaches torchrun and both workers (and torchrun passes it on once
+    more): both stop after the same step, rank 0 writes the checkpoint and says so once."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           *command(out, STEPS, 1000)[1:]]                      # "-m multigan train dcgan ..."
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+    wait_for_step(out, 5)
+    os.killpg(proc.pid, signal.SIGINT)                          # what Ctrl-C does: the whole group
+    _, stderr = proc.communicate(timeout=120)
+    assert stderr.count("stopped by SIGINT at step") == 1, stderr[-3000:]
+    step = load_state(out / "checkpoints" / "last.pt")["step"]
+    assert f"at step {step}:" in stderr and 5 <= step < STEPS
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["step"] == step

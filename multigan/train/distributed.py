@@ -212,6 +212,7 @@ class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         self._check_input_dim(x)
         if not self.training or world_size() == 1:
             return super().forward(x)
+        x = x.float()  # statistics in float32, as autocast runs BatchNorm
         dims = [0, *range(2, x.dim())]
         shape = [1, -1] + [1] * (x.dim() - 2)
         count = x.numel() // x.shape[1] * world_size()

@@ -400,18 +400,22 @@ def _phase_at(phases: list[Phase], step: int) -> Phase | None:
 def _stop_signals():
     """While training: SIGINT and SIGTERM are recorded (the yielded list gets the signal's name)
     instead of killing the process, so the loop can finish its step and checkpoint. A second
-    SIGINT raises KeyboardInterrupt at once. Outside the main thread signals cannot be caught,
-    and nothing changes."""
+    SIGINT raises KeyboardInterrupt at once, except under torchrun, whose agent passes a
+    terminal's Ctrl-C on to processes that got it already (and kills them itself if they take
+    too long). Outside the main thread signals cannot be caught, and nothing changes."""
     received: list[str] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
         return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    escalate = not distributed.launched()
 
     def record(signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
-        if received and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+        if received:
+            if escalate and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
         received.append(name)
         if distributed.is_main():
             print(f"\n{name}: stopping after this step and writing a checkpoint "
