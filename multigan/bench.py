@@ -111,17 +111,13 @@ def prepared(name: str, precision: str = "32", kernels: str = "fused", batch_siz
         trainer.stream = itertools.cycle(batches)
         units = get_modality(gan.modality).batch_units(batches[0], gan.config)
 
-        def step(network: str | None, label: str) -> Callable[[], None]:
+        def step(network: str | None, label: str) -> Callable[[], Any]:
             if network is None:
-                def run() -> None:
-                    for _ in range(trainer.n_critic):
-                        trainer.update("discriminator", gan.discriminator_loss, prefix="d")
-                    trainer.update("generator", gan.generator_loss, prefix="g")
-            else:
-                loss = gan.generator_loss if network == "generator" else gan.discriminator_loss
+                return trainer.adversarial_updates
+            loss = gan.generator_loss if network == "generator" else gan.discriminator_loss
 
-                def run() -> None:
-                    trainer.update(network, loss, prefix=label)
+            def run() -> None:
+                trainer.update(network, loss, prefix=label)
             return run
 
         yield trainer, units, {label: step(network, label) for label, network in gan.bench_steps.items()}

@@ -7,7 +7,9 @@ A family subclasses :class:`GAN` and defines
   ``"loss"`` entry is minimised and whose other entries are logged;
 * optionally ``phases(batches_per_epoch)``: pre-training phases run before adversarial
   training (SeqGAN's MLE pre-training of G and D), ``critic_steps(batches_per_epoch)``,
-  ``attach_data(dataset)`` and ``artifacts()``.
+  ``attach_data(dataset)`` and ``artifacts()``;
+* optionally ``fake_batch(batch)`` with ``shares_fakes = True``: the trainer then makes one fake
+  batch per step and passes it to both losses as ``fake=`` (see :meth:`GAN.fake_batch`).
 
 The trainer knows nothing else about the family.
 """
@@ -71,6 +73,9 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
     #: ``multigan bench``'s rows: label -> the network one timed update trains, or None for a
     #: whole training step (``n_critic`` discriminator updates and one generator update)
     bench_steps: dict[str, str | None] = {"train": None}
+    #: True when the family defines :meth:`fake_batch` and its losses take ``fake=``: with one
+    #: critic step per generator step, a training step then runs the generator forward once
+    shares_fakes: bool = False
 
     def __init__(self, config: GANConfig, generator: nn.Module, discriminator: nn.Module):
         super().__init__()
@@ -161,13 +166,35 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
     def generate(self, n: int | None, *, cond: Any, rng: torch.Generator) -> Any:
         """Samples from :attr:`sampling_generator`, drawing randomness from ``rng`` only."""
 
+    def fake_batch(self, batch: Any) -> Any:
+        """The generator's output for a training batch, computed with autograd.
+
+        For families with :attr:`shares_fakes`: when the discriminator takes one update per
+        generator update, the trainer calls this once per step and passes the result as
+        ``fake=`` to ``discriminator_loss`` (which must detach it) and then, with the same real
+        batch, to ``generator_loss`` (which back-propagates through it). The generator has not
+        changed in between, so this is the step one would take with fresh fakes from the same
+        latents, minus a generator forward, as the reference DCGAN and MelGAN loops do.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not make shared fake batches")
+
+    def discriminator_fakes(self, batch: Any, fake: Any | None) -> Any:
+        """What ``discriminator_loss`` scores as fake: the shared ``fake`` detached, or a fresh
+        batch made without autograd."""
+        if fake is not None:
+            return fake.detach()
+        with torch.no_grad():
+            return self.fake_batch(batch)
+
     @abc.abstractmethod
     def discriminator_loss(self, batch: Any) -> Losses:
-        """The discriminator's objective on a batch of real data: ``{"loss": ..., ...}``."""
+        """The discriminator's objective on a batch of real data: ``{"loss": ..., ...}``.
+        Families with :attr:`shares_fakes` also take ``fake=`` (None: make their own)."""
 
     @abc.abstractmethod
     def generator_loss(self, batch: Any) -> Losses:
-        """The generator's objective (``batch`` gives its size, or its conditions): ``{"loss": ...}``."""
+        """The generator's objective (``batch`` gives its size, or its conditions): ``{"loss": ...}``.
+        Families with :attr:`shares_fakes` also take ``fake=`` (None: make their own)."""
 
 
 class LatentGAN(GAN):
@@ -189,6 +216,11 @@ class LatentGAN(GAN):
 
     def generate(self, n: int | None, *, cond: Any = None, rng: torch.Generator) -> torch.Tensor:
         return self.sampling_generator(self.latent(self.check_unconditional(n, cond), rng))
+
+    def fake_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """The generator's output for as many :meth:`training_latents` as ``batch`` has examples."""
+        return self.generator(self.training_latents(len(batch)))
+
 
     def training_latents(self, n: int) -> torch.Tensor:
         """Latents for this process's ``n`` examples of a training batch, from :attr:`noise`.

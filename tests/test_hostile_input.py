@@ -448,9 +448,9 @@ def test_15_loss_turning_non_finite_mid_run(tmp_path, monkeypatch, loss, prefix,
     real = getattr(gan, loss)
     calls = {"n": 0}
 
-    def poisoned(batch):
+    def poisoned(batch, **shared):
         calls["n"] += 1
-        losses = real(batch)
+        losses = real(batch, **shared)
         if calls["n"] == 3:                         # n_critic = 1: call 3 is step 3
             losses["loss"] = losses["loss"] + float("nan")
         return losses

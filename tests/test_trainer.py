@@ -1,3 +1,4 @@
+import copy
 import json
 import os
 
@@ -7,6 +8,7 @@ import torch
 import multigan
 from multigan.errors import ConfigError, DataError, TrainingError
 from multigan.gan import Phase
+from multigan.losses import discriminator_loss, generator_loss
 from multigan.train import checkpoint
 
 SMALL = dict(image_size=32, channels=1, g_width=8, d_width=8, latent_dim=16)
@@ -90,9 +92,9 @@ def test_non_finite_loss_raises_and_keeps_the_last_good_checkpoint(tmp_path, mon
     calls = {"n": 0}
     real_loss = gan.generator_loss
 
-    def poisoned(batch):
+    def poisoned(batch, **shared):
         calls["n"] += 1
-        losses = real_loss(batch)
+        losses = real_loss(batch, **shared)
         if calls["n"] == 4:
             losses["loss"] = losses["loss"] * float("nan")
         return losses
@@ -107,6 +109,45 @@ def test_non_finite_loss_raises_and_keeps_the_last_good_checkpoint(tmp_path, mon
     assert all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
 
 
+def test_one_critic_step_shares_its_fake_batch_with_the_generator_update(tmp_path):
+    """With n_critic = 1 a DCGAN step runs G forward once, and its two updates are exactly the
+    plain loop's (pytorch/examples' order): D on the real batch and the detached fakes, then G
+    back-propagating through those same fakes into the updated D."""
+    gan = small_gan()
+    t = trainer(gan, tmp_path / "run", max_steps=1)
+    t.setup()
+    plain_gan, plain_opt = copy.deepcopy((gan, t.optimizers))  # the same weights and Adam settings
+    latents, batches, next_batch = [], [], t.next_batch
+    gan.generator.register_forward_pre_hook(lambda module, args: latents.append(args[0].clone()))
+    t.next_batch = lambda: batches.append(next_batch()) or batches[-1]
+    t.train_step()
+    assert len(latents) == 1 and len(batches) == 1
+
+    G, D = plain_gan.generator, plain_gan.discriminator
+    fake = G(latents[0])
+    d_loss = discriminator_loss("non_saturating", D(batches[0]), D(fake.detach()))
+    plain_opt["discriminator"].zero_grad()
+    d_loss.backward()
+    plain_opt["discriminator"].step()
+    g_loss = generator_loss("non_saturating", D(fake))
+    plain_opt["generator"].zero_grad()
+    g_loss.backward()
+    plain_opt["generator"].step()
+    for ours, plain in zip(gan.parameters(), plain_gan.parameters()):
+        torch.testing.assert_close(ours, plain)
+    assert not torch.equal(next(gan.generator.parameters()), next(small_gan().generator.parameters()))
+
+
+def test_several_critic_steps_draw_fresh_fakes(tmp_path):
+    gan = small_gan(n_critic=3)
+    calls = []
+    gan.generator.register_forward_pre_hook(lambda module, args: calls.append(torch.is_grad_enabled()))
+    t = trainer(gan, tmp_path / "run", max_steps=1)
+    t.setup()
+    t.train_step()
+    assert calls == [False, False, False, True]  # three D updates without autograd through G, one G update
+
+
 def test_checkpoints_load_with_weights_only_and_hold_everything(tmp_path):
     out = tmp_path / "run"
     trainer(small_gan(ema_decay=0.99), out, max_steps=2).fit()
@@ -115,7 +156,7 @@ def test_checkpoints_load_with_weights_only_and_hold_everything(tmp_path):
             "config", "data_position"} <= set(state)
     assert set(state["optimizers"]) == {"generator", "discriminator"}
     assert set(state["rng"]) >= {"python", "numpy", "torch"}
-    assert state["step"] == 2 and state["data_position"] == 4
+    assert state["step"] == 2 and state["data_position"] == 2  # one batch per step: D and G share it
 
 
 def test_an_interrupted_checkpoint_write_leaves_the_previous_file(tmp_path, monkeypatch):
@@ -168,13 +209,13 @@ def test_16_mixed_scales_each_network_on_its_own(tmp_path, monkeypatch):
     gan = small_gan()
     real_d_loss, real_g_loss = gan.discriminator_loss, gan.generator_loss
 
-    def overflowing(batch):
-        out = real_d_loss(batch)
+    def overflowing(batch, **shared):
+        out = real_d_loss(batch, **shared)
         out["loss"] = out["loss"] * 1e36  # finite, but inf once scaled by 65536
         return out
 
-    def small(batch):  # keeps G's scaled float16 gradients far from overflow
-        out = real_g_loss(batch)
+    def small(batch, **shared):  # keeps G's scaled float16 gradients far from overflow
+        out = real_g_loss(batch, **shared)
         out["loss"] = out["loss"] * 1e-3
         return out
 
@@ -195,9 +236,9 @@ def test_non_finite_gradients_from_a_finite_loss_are_refused(tmp_path, monkeypat
     gan = small_gan()
     real_g_loss = gan.generator_loss
 
-    def sqrt_of_zero(batch):
+    def sqrt_of_zero(batch, **shared):
         # adds sqrt(0) = 0 to the loss, but its gradient is inf * 0 = nan
-        out = real_g_loss(batch)
+        out = real_g_loss(batch, **shared)
         out["loss"] = out["loss"] + (next(gan.generator.parameters()).sum() * 0).sqrt()
         return out
 
@@ -283,9 +324,9 @@ def test_ema_follows_generator_updates_in_pretraining_phases(tmp_path, monkeypat
     seen = []
     real_g_loss = gan.generator_loss
 
-    def snapshot_then_loss(batch):  # runs at the first adversarial step, after the phase
+    def snapshot_then_loss(batch, **shared):  # runs at the first adversarial step, after the phase
         seen.append([p.detach().clone() for p in gan.generator_ema.parameters()])
-        return real_g_loss(batch)
+        return real_g_loss(batch, **shared)
 
     monkeypatch.setattr(gan, "generator_loss", snapshot_then_loss)
     trainer(gan, tmp_path / "run", max_steps=1).fit()

@@ -10,8 +10,8 @@ one generator update.
 How it differs from multigan's trainer (part of what the benchmark compares):
 
 * the fake batch of the last D update is generated with autograd on and reused by the G update,
-  as pytorch/examples does: one G forward per iteration (with ``n_critic = 1``) where multigan
-  runs two (a no-grad one for D's update and a fresh one for G's);
+  as pytorch/examples does; multigan's trainer does the same with ``n_critic = 1`` (one G
+  forward per iteration), but with more critic steps it gives G's update a fresh fake batch;
 * G's backward also computes D's weight gradients (multigan freezes D during G's update);
 * no finite-loss or finite-gradient checks, no loss logging, and the trainer's gradient
   clipping, EMA of G and mixed precision are not reproduced (``grad_clip_*`` and ``ema_decay``

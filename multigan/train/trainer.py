@@ -8,6 +8,7 @@ optimisers, precision, clipping, EMA, checkpoints, logging and progress.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import signal
 import threading
@@ -224,28 +225,47 @@ class Trainer:
         """One step after :meth:`setup`: a pre-training phase's update, or ``n_critic``
         discriminator updates and one generator update. Returns the phase (None when
         adversarial) and the step's detached logs."""
-        gan = self.gan
         phase = _phase_at(self.phases, self.step)
         if phase is not None:
             logs = self.update(phase.network, phase.loss, prefix=phase.name,
                                optimizer_name=phase.name if phase.own_optimizer else phase.network)
         else:
-            for _ in range(self.n_critic):
-                logs_d = self.update("discriminator", gan.discriminator_loss, prefix="d")
-            logs = {**logs_d, **self.update("generator", gan.generator_loss, prefix="g")}
+            logs = self.adversarial_updates()
         self.step += 1
         return phase, logs
 
+    def adversarial_updates(self) -> dict[str, torch.Tensor]:
+        """``n_critic`` discriminator updates and one generator update; returns their logs."""
+        gan = self.gan
+        if gan.shares_fakes and self.n_critic == 1:
+            # one real batch and one generator forward for both updates (see GAN.fake_batch)
+            batch = self.next_batch()
+            with self._autocast():
+                fake = gan.fake_batch(batch)
+            return {**self.update("discriminator", functools.partial(gan.discriminator_loss, fake=fake),
+                                  prefix="d", batch=batch),
+                    **self.update("generator", functools.partial(gan.generator_loss, fake=fake),
+                                  prefix="g", batch=batch)}
+        for _ in range(self.n_critic):
+            logs_d = self.update("discriminator", gan.discriminator_loss, prefix="d")
+        return {**logs_d, **self.update("generator", gan.generator_loss, prefix="g")}
+
+    def next_batch(self) -> Any:
+        """The data stream's next batch, on the device."""
+        return to_device(next(self.stream), self.device, self.memory_format)
+
     def update(self, network: str, loss_fn: Callable[[Any], Losses], prefix: str,
-                optimizer_name: str | None = None) -> dict[str, torch.Tensor]:
-        """One step of ``network`` on ``loss_fn(next batch)`` with the optimiser named
-        ``optimizer_name`` (by default the network's); returns detached logs."""
+                optimizer_name: str | None = None, batch: Any = None) -> dict[str, torch.Tensor]:
+        """One step of ``network`` on ``loss_fn(batch)`` (by default the stream's next batch)
+        with the optimiser named ``optimizer_name`` (by default the network's); returns detached
+        logs."""
         other = self._nets[NETWORKS[1 - NETWORKS.index(network)]]
         frozen = [p for p in other.parameters() if p.requires_grad]
         for p in frozen:  # the other network's weight gradients would be thrown away
             p.requires_grad_(False)
         try:
-            batch = to_device(next(self.stream), self.device, self.memory_format)
+            if batch is None:
+                batch = self.next_batch()
             with self._autocast():
                 out = loss_fn(batch)
             loss = out["loss"]

@@ -187,6 +187,7 @@ class MelGAN(GAN):
     """MelGAN: conditional on mel spectrograms; ``sample(cond=mel)`` vocodes."""
 
     config: MelGANConfig
+    shares_fakes = True
 
     def __init__(self, config: MelGANConfig):
         impl = kernel_impl(config)
@@ -226,18 +227,21 @@ class MelGAN(GAN):
         steps = self.config.stft_warmup_steps
         return [Phase("stft_warmup", "generator", steps, self.stft_loss)] if steps else []
 
-    def discriminator_loss(self, batch) -> Losses:
-        mel, real = self._batch(batch)
-        with torch.no_grad():
-            fake = self.generator(mel)
-        real_out, fake_out = self.discriminator(real), self.discriminator(fake)
+    def fake_batch(self, batch) -> Tensor:
+        """The vocoded waveforms of ``batch``'s mels."""
+        mel, _ = self._batch(batch)
+        return self.generator(mel)
+
+    def discriminator_loss(self, batch, fake: Tensor | None = None) -> Losses:
+        _, real = self._batch(batch)
+        real_out, fake_out = self.discriminator(real), self.discriminator(self.discriminator_fakes(batch, fake))
         loss = sum(adversarial_loss(r[-1], f[-1], "hinge", impl=self.impl) for r, f in zip(real_out, fake_out))
         return {"loss": loss}
 
-    def generator_loss(self, batch) -> Losses:
+    def generator_loss(self, batch, fake: Tensor | None = None) -> Losses:
         c = self.config
-        mel, real = self._batch(batch)
-        fake = self.generator(mel)
+        _, real = self._batch(batch)
+        fake = self.fake_batch(batch) if fake is None else fake
         fake_out = self.discriminator(fake)
         with torch.no_grad():
             real_out = self.discriminator(real)

@@ -121,6 +121,7 @@ class WaveGAN(LatentGAN):
 
     config: WaveGANConfig
     latent_distribution = "uniform"  # z ~ U(-1, 1), as in the paper
+    shares_fakes = True
 
     def __init__(self, config: WaveGANConfig):
         impl = kernel_impl(config)
@@ -132,17 +133,16 @@ class WaveGAN(LatentGAN):
     def preview(self, batch, n: int) -> Tensor:
         return self.sample(min(n, N_PREVIEW), seed=0)
 
-    def discriminator_loss(self, batch: Tensor) -> Losses:
+    def discriminator_loss(self, batch: Tensor, fake: Tensor | None = None) -> Losses:
         real = check_audio_batch(batch, self.config.segment_length, "wavegan")
-        with torch.no_grad():
-            fake = self.generator(self.training_latents(real.shape[0]))
+        fake = self.discriminator_fakes(real, fake)
         wasserstein = adversarial_loss(self.discriminator(real), self.discriminator(fake), "wasserstein",
                                        impl=self.impl)
         gp = losses.gradient_penalty(self.discriminator, real, fake)
         return {"loss": wasserstein + self.config.gp_weight * gp, "wasserstein": -wasserstein, "gp": gp}
 
-    def generator_loss(self, batch: Tensor) -> Losses:
-        fake = self.generator(self.training_latents(batch.shape[0]))
+    def generator_loss(self, batch: Tensor, fake: Tensor | None = None) -> Losses:
+        fake = self.fake_batch(batch) if fake is None else fake
         return {"loss": adversarial_loss(None, self.discriminator(fake), "wasserstein", impl=self.impl)}
 
 

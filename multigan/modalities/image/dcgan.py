@@ -96,6 +96,7 @@ class DCGAN(LatentGAN):
     config: DCGANConfig
     latent_distribution = "normal"  # z ~ N(0, I)
     memory_format = torch.channels_last
+    shares_fakes = True
 
     def __init__(self, config: DCGANConfig):
         impl = kernel_impl(config)
@@ -103,17 +104,15 @@ class DCGAN(LatentGAN):
                          DCGANGenerator(config.latent_dim, config.image_size, config.channels, config.g_width, impl),
                          DCGANDiscriminator(config.image_size, config.channels, config.d_width, impl))
 
-    def discriminator_loss(self, batch: Tensor) -> Losses:
+    def discriminator_loss(self, batch: Tensor, fake: Tensor | None = None) -> Losses:
         c = self.config
         real = check_image_batch(batch, c.channels, c.image_size, "dcgan")
-        with torch.no_grad():
-            fake = self.generator(self.training_latents(real.shape[0]))
-        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(self.discriminator_fakes(real, fake))
         return {"loss": adversarial_loss(real_logits, fake_logits, c.loss, impl=self.impl),
                 "real_logit": real_logits.mean(), "fake_logit": fake_logits.mean()}
 
-    def generator_loss(self, batch: Tensor) -> Losses:
-        fake = self.generator(self.training_latents(batch.shape[0]))
+    def generator_loss(self, batch: Tensor, fake: Tensor | None = None) -> Losses:
+        fake = self.fake_batch(batch) if fake is None else fake
         return {"loss": adversarial_loss(None, self.discriminator(fake), self.config.loss, impl=self.impl)}
 
 
