@@ -9,7 +9,7 @@ A family subclasses :class:`GAN` and defines
   training (SeqGAN's MLE pre-training of G and D), ``critic_steps(batches_per_epoch)``,
   ``attach_data(dataset)`` and ``artifacts()``;
 * optionally ``fake_batch(batch)`` with ``shares_fakes = True``: the trainer then makes one fake
-  batch per step and passes it to both losses as ``fake=`` (see :meth:`GAN.fake_batch`).
+  batch per step and passes it to both losses as ``fake=`` (see :attr:`GAN.shares_fakes`).
 
 The trainer knows nothing else about the family.
 """
@@ -73,9 +73,19 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
     #: ``multigan bench``'s rows: label -> the network one timed update trains, or None for a
     #: whole training step (``n_critic`` discriminator updates and one generator update)
     bench_steps: dict[str, str | None] = {"train": None}
-    #: True when the family defines :meth:`fake_batch` and its losses take ``fake=``: with one
-    #: critic step per generator step, a training step then runs the generator forward once
+    #: True when the family defines ``fake_batch(batch)`` (the generator's output for a training
+    #: batch, with autograd) and both losses take ``fake=``. With one critic step per generator
+    #: step the trainer then calls ``fake_batch`` once per step and passes the result to
+    #: ``discriminator_loss`` (which detaches it, see :meth:`discriminator_fakes`) and, with the
+    #: same real batch, to ``generator_loss`` (which back-propagates through it). G has not
+    #: changed in between, so this is the step fresh fakes from the same latents would give,
+    #: minus a generator forward, as the reference DCGAN and MelGAN loops do.
     shares_fakes: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.shares_fakes and not callable(getattr(cls, "fake_batch", None)):
+            raise TypeError(f"{cls.__name__} sets shares_fakes = True but defines no fake_batch(batch)")
 
     def __init__(self, config: GANConfig, generator: nn.Module, discriminator: nn.Module):
         super().__init__()
@@ -166,21 +176,9 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
     def generate(self, n: int | None, *, cond: Any, rng: torch.Generator) -> Any:
         """Samples from :attr:`sampling_generator`, drawing randomness from ``rng`` only."""
 
-    def fake_batch(self, batch: Any) -> Any:
-        """The generator's output for a training batch, computed with autograd.
-
-        For families with :attr:`shares_fakes`: when the discriminator takes one update per
-        generator update, the trainer calls this once per step and passes the result as
-        ``fake=`` to ``discriminator_loss`` (which must detach it) and then, with the same real
-        batch, to ``generator_loss`` (which back-propagates through it). The generator has not
-        changed in between, so this is the step one would take with fresh fakes from the same
-        latents, minus a generator forward, as the reference DCGAN and MelGAN loops do.
-        """
-        raise NotImplementedError(f"{type(self).__name__} does not make shared fake batches")
-
     def discriminator_fakes(self, batch: Any, fake: Any | None) -> Any:
-        """What ``discriminator_loss`` scores as fake: the shared ``fake`` detached, or a fresh
-        batch made without autograd."""
+        """What a sharing family's ``discriminator_loss`` scores as fake: the shared ``fake``
+        detached, or a fresh ``fake_batch(batch)`` made without autograd."""
         if fake is not None:
             return fake.detach()
         with torch.no_grad():

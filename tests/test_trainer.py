@@ -384,3 +384,9 @@ def test_metrics_go_to_tensorboard_when_it_is_installed(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
     trainer(small_gan(), tmp_path / "run", max_steps=2).fit()
     assert ("d_loss", 1) in scalars and ("g_loss", 2) in scalars and scalars[-1] == ("closed", None)
+
+
+def test_a_family_that_shares_fakes_must_make_them():
+    with pytest.raises(TypeError, match="sets shares_fakes = True but defines no fake_batch"):
+        class Sharing(multigan.GAN):
+            shares_fakes = True

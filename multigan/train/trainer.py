@@ -238,7 +238,7 @@ class Trainer:
         """``n_critic`` discriminator updates and one generator update; returns their logs."""
         gan = self.gan
         if gan.shares_fakes and self.n_critic == 1:
-            # one real batch and one generator forward for both updates (see GAN.fake_batch)
+            # one real batch and one generator forward for both updates (see GAN.shares_fakes)
             batch = self.next_batch()
             with self._autocast():
                 fake = gan.fake_batch(batch)
