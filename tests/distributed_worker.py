@@ -4,7 +4,8 @@
 
 SPEC holds the family, its config, the trainer's settings and a folder where every rank saves
 its final state_dict (``rank-R.pt``) and the number of items it loaded per batch, so the test
-can compare ranks with each other and with a one-process run.
+can compare ranks with each other and with a one-process run, and the names of the process
+group's threads still running after ``fit`` (none: the group was really shut down).
 """
 
 import json
@@ -15,6 +16,20 @@ from pathlib import Path
 import torch
 
 import multigan
+
+
+def gloo_threads() -> list[str] | None:
+    """Names of this process's gloo threads (None where /proc cannot tell)."""
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return None
+    names = []
+    for task in tasks.iterdir():
+        try:
+            names.append((task / "comm").read_text().strip())
+        except OSError:  # the thread ended while we looked
+            pass
+    return sorted(n for n in names if "gloo" in n)
 
 
 def main() -> None:
@@ -28,7 +43,8 @@ def main() -> None:
     rank = int(os.environ.get("RANK", "0"))
     state = {k: v for k, v in gan.state_dict().items() if isinstance(v, torch.Tensor)}
     torch.save({"state": state, "local_batch": trainer.stream.batch_size // trainer.stream.world_size,
-                "world_size": trainer.stream.world_size, "stopped_by": trainer.stopped_by},
+                "world_size": trainer.stream.world_size, "stopped_by": trainer.stopped_by,
+                "gloo_threads_after_fit": gloo_threads()},
                dump / f"rank-{rank}.pt")
 
 

@@ -72,6 +72,9 @@ def test_every_family_trains_on_two_processes_into_identical_weights(name, tmp_p
     for key in a:
         assert torch.equal(a[key], b[key]), f"{name}: {key} differs between the ranks"
     assert [r["local_batch"] for r in ranks] == [4, 4]
+    # the process group ended with fit: no gloo thread left to outlive the interpreter (one that
+    # frees a tensor during finalisation aborts the process)
+    assert [r["gloo_threads_after_fit"] for r in ranks] in ([None, None], [[], []]), ranks[0]["gloo_threads_after_fit"]
     # rank 0 alone wrote the run folder: one record per step, and the checkpoint holds its weights
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, len(steps) + 1))

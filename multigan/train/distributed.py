@@ -65,6 +65,13 @@ def init(device: torch.device) -> bool:
         return False
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    # torch.distributed.nn's functions take ``group=group.WORLD`` as a default argument, so
+    # importing it after the group exists (torch.optim imports it through torch._dynamo) keeps
+    # the group alive past destroy_process_group. Its gloo worker threads then outlive the
+    # interpreter, and one that frees the last collective's tensor during finalisation aborts
+    # the process ("terminate called without an active exception"). Imported first, the
+    # defaults are None and shut_down() really ends the group.
+    import torch.distributed.nn  # noqa: F401
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return True
 
