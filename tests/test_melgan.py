@@ -1,7 +1,9 @@
+import copy
 import dataclasses
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
 import multigan
@@ -76,3 +78,63 @@ def test_generator_loss_terms():
     assert set(out) == {"loss", "adversarial", "feature_matching", "stft"}
     expected = out["adversarial"] + 10 * out["feature_matching"] + out["stft"]
     assert out["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+TINY = {"mel.sample_rate": 16000, "mel.n_fft": 64, "mel.win_length": 64, "mel.hop_length": 16, "mel.n_mels": 8,
+        "upsample_ratios": (4, 4), "segment_length": 2048, "g_width": 4, "residual_layers": 1, "num_d": 2,
+        "d_width": 4, "d_layers": 1}
+
+
+def test_a_training_step_is_the_reference_loops(tmp_path):
+    """One adversarial step, as the MelGAN reference loop takes it: G vocodes the batch once; D
+    updates on the real batch and the detached fakes; G's update scores the same fakes with the
+    updated D, its feature-matching targets being D's real features from before the update. So D
+    runs three times a step, not four."""
+    torch.manual_seed(0)
+    gan = multigan.build("melgan", **TINY)
+    t = multigan.Trainer(gan, out_dir=tmp_path / "run", max_steps=1, batch_size=2, sample_every=0,
+                         checkpoint_every=0, progress=False)
+    t.setup()
+    plain_gan, plain_opt = copy.deepcopy((gan, t.optimizers))
+    batches, next_batch, d_calls = [], t.next_batch, []
+    t.next_batch = lambda: batches.append(next_batch()) or batches[-1]
+    gan.discriminator.register_forward_pre_hook(lambda module, args: d_calls.append(1))
+    t.train_step()
+    assert len(batches) == 1 and len(d_calls) == 3
+
+    (mel, real), G, D, c = batches[0], plain_gan.generator, plain_gan.discriminator, gan.config
+    fake = G(mel)
+    real_out, fake_out = D(real), D(fake.detach())
+    d_loss = sum(F.relu(1 - r[-1]).mean() + F.relu(1 + f[-1]).mean() for r, f in zip(real_out, fake_out))
+    plain_opt["discriminator"].zero_grad()
+    d_loss.backward()
+    plain_opt["discriminator"].step()
+    fake_out = D(fake)
+    weight = 1.0 / c.num_d * 4.0 / (c.d_layers + 1)
+    fm = sum(weight * (f - r.detach()).abs().mean()
+             for rs, fs in zip(real_out, fake_out) for r, f in zip(rs[:-1], fs[:-1]))
+    g_loss = sum(-f[-1].mean() for f in fake_out) + c.fm_weight * fm
+    plain_opt["generator"].zero_grad()
+    g_loss.backward()
+    plain_opt["generator"].step()
+    for ours, plain in zip(gan.parameters(), plain_gan.parameters()):
+        torch.testing.assert_close(ours, plain)
+
+
+def test_without_a_shared_step_feature_matching_uses_the_current_discriminator():
+    """Called on its own (as with several critic steps), G's loss scores the real batch with D as it is."""
+    torch.manual_seed(0)
+    gan = multigan.build("melgan", **TINY)
+    wav = torch.rand(2, 1, 2048) * 2 - 1
+    batch = (gan.mel(wav), wav)
+    fake = gan.fake_batch(batch)
+    gan.discriminator_loss(batch, fake=fake)  # keeps its real features for these fakes only
+    with torch.no_grad():
+        for p in gan.discriminator.parameters():
+            p.add_(0.01)
+    alone = gan.generator_loss(batch)["feature_matching"]
+    with torch.no_grad():
+        real_out, fake_out = gan.discriminator(wav), gan.discriminator(gan.fake_batch(batch))
+    weight = 1.0 / gan.config.num_d * 4.0 / (gan.config.d_layers + 1)
+    expected = sum(weight * (f - r).abs().mean() for rs, fs in zip(real_out, fake_out) for r, f in zip(rs[:-1], fs[:-1]))
+    assert alone.item() == pytest.approx(expected.item(), rel=1e-5)

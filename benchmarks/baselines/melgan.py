@@ -14,11 +14,10 @@ multigan's data pipeline computes them too (``MelPairs``), outside the training 
 
 How it differs from multigan's trainer (part of what the benchmark compares):
 
-* G's update reuses the last D update's batch, its fake waveforms (generated with autograd on)
-  and D's real features (detached, from before D's update), as the reference loop does: per
-  iteration (with ``n_critic = 1``) one G forward and three D forwards. multigan's trainer
-  shares the batch and the fake waveforms the same way, but its G update scores the real
-  batch again, without autograd, with the updated D: four D forwards;
+* nothing in the order of work: G's update reuses the last D update's batch, its fake waveforms
+  (generated with autograd on) and D's real features (detached, from before D's update), as the
+  reference loop does and as multigan's trainer does with ``n_critic = 1``: per iteration one G
+  forward and three D forwards;
 * G's backward also computes D's weight gradients (multigan freezes D during G's update);
 * no finite-loss or finite-gradient checks, no loss logging, and the trainer's gradient
   clipping, EMA of G and mixed precision are not reproduced (``grad_clip_*`` and ``ema_decay``

@@ -197,6 +197,7 @@ class MelGAN(GAN):
                          MultiScaleDiscriminator(config.num_d, config.d_width, config.d_layers, config.d_stride,
                                                  impl))
         self.mel = MelSpectrogram(config.mel)
+        self._shared_real_features: tuple[Tensor, list[list[Tensor]]] | None = None
 
     def generate(self, n: int | None, *, cond: Tensor | None, rng: torch.Generator) -> Tensor:
         if cond is None:
@@ -233,29 +234,45 @@ class MelGAN(GAN):
         return self.generator(mel)
 
     def discriminator_loss(self, batch, fake: Tensor | None = None) -> Losses:
+        """The hinge loss summed over scales. In a shared step (``fake`` given), D's features of
+        the real batch are kept, detached, as the feature-matching targets of the generator
+        update that follows on the same fakes: they come from D before its update, as in the
+        reference training loop, and D need not score the real batch a second time."""
         _, real = self._batch(batch)
         real_out, fake_out = self.discriminator(real), self.discriminator(self.discriminator_fakes(batch, fake))
+        if fake is not None:
+            self._shared_real_features = (fake, [[t.detach() for t in out[:-1]] for out in real_out])
         loss = sum(adversarial_loss(r[-1], f[-1], "hinge", impl=self.impl) for r, f in zip(real_out, fake_out))
         return {"loss": loss}
 
     def generator_loss(self, batch, fake: Tensor | None = None) -> Losses:
+        """Hinge, feature matching against D's real features (those D's update computed for
+        these very fakes, else the current D's) and, when weighted, the multi-resolution STFT
+        loss."""
         c = self.config
         _, real = self._batch(batch)
+        real_features = self._take_shared_real_features(fake)
         fake = self.fake_batch(batch) if fake is None else fake
         fake_out = self.discriminator(fake)
-        with torch.no_grad():
-            real_out = self.discriminator(real)
+        if real_features is None:
+            with torch.no_grad():
+                real_features = [out[:-1] for out in self.discriminator(real)]
         adversarial = sum(adversarial_loss(None, f[-1], "hinge", impl=self.impl) for f in fake_out)
         # each layer's L1, weighted 1/num_D * 4/(n_layers + 1) as in the reference code
         weight = 1.0 / c.num_d * 4.0 / (c.d_layers + 1)
-        fm = sum(losses.feature_matching(r[:-1], f[:-1], [weight] * (len(f) - 1))
-                 for r, f in zip(real_out, fake_out))
+        fm = sum(losses.feature_matching(r, f[:-1], [weight] * (len(f) - 1))
+                 for r, f in zip(real_features, fake_out))
         out = {"loss": adversarial + c.fm_weight * fm, "adversarial": adversarial, "feature_matching": fm}
         if c.stft_loss_weight > 0:
             stft = multi_resolution_stft_distance(fake, real)
             out["loss"] = out["loss"] + c.stft_loss_weight * stft
             out["stft"] = stft
         return out
+
+    def _take_shared_real_features(self, fake: Tensor | None) -> list[list[Tensor]] | None:
+        """The real features D's loss kept for exactly these fakes (once), else None."""
+        kept, self._shared_real_features = self._shared_real_features, None
+        return kept[1] if kept is not None and fake is not None and kept[0] is fake else None
 
 
 @register_model("melgan", modality="audio")
