@@ -184,6 +184,11 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
         with torch.no_grad():
             return self.fake_batch(batch)
 
+    def generator_fakes(self, batch: Any, fake: Any | None) -> Any:
+        """What a sharing family's ``generator_loss`` trains through: the shared ``fake``, or a
+        fresh ``fake_batch(batch)`` (with autograd)."""
+        return self.fake_batch(batch) if fake is None else fake
+
     @abc.abstractmethod
     def discriminator_loss(self, batch: Any) -> Losses:
         """The discriminator's objective on a batch of real data: ``{"loss": ..., ...}``.
@@ -218,7 +223,6 @@ class LatentGAN(GAN):
     def fake_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """The generator's output for as many :meth:`training_latents` as ``batch`` has examples."""
         return self.generator(self.training_latents(len(batch)))
-
 
     def training_latents(self, n: int) -> torch.Tensor:
         """Latents for this process's ``n`` examples of a training batch, from :attr:`noise`.

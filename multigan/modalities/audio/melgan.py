@@ -252,7 +252,7 @@ class MelGAN(GAN):
         c = self.config
         _, real = self._batch(batch)
         real_features = self._take_shared_real_features(fake)
-        fake = self.fake_batch(batch) if fake is None else fake
+        fake = self.generator_fakes(batch, fake)
         fake_out = self.discriminator(fake)
         if real_features is None:
             with torch.no_grad():

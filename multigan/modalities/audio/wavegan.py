@@ -142,7 +142,7 @@ class WaveGAN(LatentGAN):
         return {"loss": wasserstein + self.config.gp_weight * gp, "wasserstein": -wasserstein, "gp": gp}
 
     def generator_loss(self, batch: Tensor, fake: Tensor | None = None) -> Losses:
-        fake = self.fake_batch(batch) if fake is None else fake
+        fake = self.generator_fakes(batch, fake)
         return {"loss": adversarial_loss(None, self.discriminator(fake), "wasserstein", impl=self.impl)}
 
 

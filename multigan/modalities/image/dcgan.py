@@ -112,7 +112,7 @@ class DCGAN(LatentGAN):
                 "real_logit": real_logits.mean(), "fake_logit": fake_logits.mean()}
 
     def generator_loss(self, batch: Tensor, fake: Tensor | None = None) -> Losses:
-        fake = self.fake_batch(batch) if fake is None else fake
+        fake = self.generator_fakes(batch, fake)
         return {"loss": adversarial_loss(None, self.discriminator(fake), self.config.loss, impl=self.impl)}
 
 
