@@ -5,7 +5,9 @@ families train with.
     python benchmarks/kernels.py --dtype bfloat16 --json kernels.json
 
 Prints one row per op and pass: the median time of the reference and of the fused kernel over
-``--steps`` interleaved rounds, and the speed-up. Without a GPU, Triton's CPU interpreter runs the
+``--steps`` interleaved rounds, and the speed-up; ``--json`` rows also record the machine (as
+``multigan bench`` rows do: ``machine``, ``cpu_capability``, ``bf16_native``, ``cpu_model``,
+``cpu_threads``). Without a GPU, Triton's CPU interpreter runs the
 kernels (``TRITON_INTERPRET=1``) and the times say nothing about their speed: this script then
 refuses, unless ``--allow-cpu`` is given (to check that it runs, at batch 1).
 """
@@ -24,6 +26,7 @@ import torch
 if not torch.cuda.is_available():  # Triton reads this when the kernels are defined, at import
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+from multigan.bench import machine, machine_fields  # noqa: E402
 from multigan.kernels import adversarial_loss, bias_act, phase_shuffle, sample_categorical, token_logprobs  # noqa: E402
 
 
@@ -92,7 +95,7 @@ def main() -> None:
                 times[impl].append(time.perf_counter() - start)
         ref, fused = (statistics.median(times[k]) * 1e3 for k in ("ref", "triton"))
         rows.append({"op": name, "dtype": args.dtype, "device": str(device), "ref_ms": ref, "fused_ms": fused,
-                     "speedup": ref / fused})
+                     "speedup": ref / fused, "machine": machine(device), **machine_fields()})
         print(f"| {name} | {ref:.3f} | {fused:.3f} | {ref / fused:.2f}x |", flush=True)
     if args.json:
         with open(args.json, "w") as f:

@@ -7,17 +7,23 @@
 """
 
 from .config import GANConfig
-from .errors import ConfigError, DataError, MultiganError, TrainingError, UnknownModelError
-from .gan import GAN, LatentGAN, Phase
+from .errors import ConfigError, DataError, MultiganError, MultiganWarning, TrainingError, UnknownModelError
+from .gan import GAN, LatentGAN, Phase, Step
 from .modality import Modality
 from .registry import build, list_models, register_modality, register_model
+from .runs import load_gan as load
+from .settings import TrainSettings
 from .train import Trainer
-from .train import load_gan as load
+# the three modalities' contracts: what each needs from a family
+from .modalities.image.contract import ImageGAN
+from .modalities.audio.contract import AudioGAN
+from .modalities.text.contract import TextGAN
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GAN", "GANConfig", "LatentGAN", "Modality", "Phase", "Trainer",
+    "GAN", "GANConfig", "LatentGAN", "Modality", "Phase", "Step", "Trainer", "TrainSettings",
+    "ImageGAN", "AudioGAN", "TextGAN",
     "build", "list_models", "load", "register_model", "register_modality",
-    "MultiganError", "UnknownModelError", "ConfigError", "DataError", "TrainingError",
+    "MultiganError", "MultiganWarning", "UnknownModelError", "ConfigError", "DataError", "TrainingError",
 ]

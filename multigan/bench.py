@@ -4,21 +4,28 @@
 ``Trainer.update`` a training run uses: precision, finite checks, EMA, fused kernels) on a few
 batches of the family's built-in data held on the device, and times it: ``warmup`` iterations,
 then the median of ``steps`` timed ones. In the same run, the same architecture trained by a
-minimal eager fp32 loop written by hand (``benchmarks/baselines/NAME.py``, no multigan code) is
-timed the same way, and each row reports the speed-up over it.
+minimal eager fp32 loop written by hand (``multigan/baselines/NAME.py``, which imports no multigan
+code) is timed the same way, and each row reports the speed-up over it.
 
 An iteration is what one training step does: ``n_critic`` discriminator updates and one
 generator update. A GAN may split it into separately timed rows (``GAN.bench_steps``): SeqGAN
 times its policy-gradient step (sampling, rollouts, rewards, update) and one discriminator
 update on their own, since its schedule runs epochs of the latter per step of the former.
+
+Every row records the machine, since a speed-up holds only on hardware like the one that
+measured it: the precision that actually ran (``precision``; ``"auto"`` resolves per machine)
+beside the one asked for (``precision_requested``), and the CPU's vector extensions
+(``cpu_capability``), whether it runs bf16 natively (``bf16_native``), its model and torch's
+thread count. On a CPU that emulates bf16, a bf16 row is still measured when asked for (it is
+what the user would get), and :func:`format_table` marks it ``(emulated)``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import importlib
 import importlib.util
-import itertools
 import json
 import platform
 import resource
@@ -33,11 +40,11 @@ from typing import Any, Callable, Iterator, Sequence
 import torch
 
 from .errors import ConfigError
+from .precision import cpu_info
 from .registry import build, get_modality
 from .train import Trainer
-from .train.data import to_device
 
-BASELINES = Path(__file__).resolve().parents[1] / "benchmarks" / "baselines"
+BASELINES_PACKAGE = "multigan.baselines"
 N_BATCHES = 4  # distinct batches cycled through, so data loading is not what is timed
 
 
@@ -62,29 +69,40 @@ def time_medians(fns: Sequence[Callable[[], Any]], steps: int, device: torch.dev
 
 
 def load_baseline(name: str) -> ModuleType | None:
-    """``benchmarks/baselines/NAME.py`` of a source checkout, or None (an installed wheel has none)."""
-    path = BASELINES / f"{name}.py"
-    if not path.is_file():
+    """The plain-loop module ``multigan.baselines.NAME``, or None when that family has none."""
+    if not name.isidentifier() or name.startswith("_"):
         return None
-    spec = importlib.util.spec_from_file_location(f"multigan_baseline_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    module = f"{BASELINES_PACKAGE}.{name}"
+    if importlib.util.find_spec(module) is None:
+        return None
+    return importlib.import_module(module)
 
 
-def machine() -> str:
-    """The device in words: the GPU's name, or the CPU's model and core count."""
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name()
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {torch.get_num_threads()} threads"
+def machine_fields() -> dict[str, Any]:
+    """The row fields that describe this machine's CPU (from :func:`multigan.precision.cpu_info`):
+    ``cpu_capability``, ``bf16_native``, ``cpu_model`` and ``cpu_threads``."""
+    info = cpu_info()
+    return {"cpu_capability": info.capability, "bf16_native": info.bf16_native, "cpu_model": info.model,
+            "cpu_threads": info.threads}
+
+
+def machine(device: torch.device | None = None) -> str:
+    """The machine in words: the GPU's name (on ``device``, or on a machine with CUDA when
+    ``device`` is None), else the CPU's model, thread count, vector extensions and whether it
+    runs bf16 natively."""
+    on_gpu = torch.cuda.is_available() if device is None else device.type == "cuda"
+    if on_gpu:
+        return torch.cuda.get_device_name(device)
+    info = cpu_info()
+    return (f"{info.model}, {info.threads} threads, {info.capability}, "
+            f"bf16 {'native' if info.bf16_native else 'emulated'}")
+
+
+def emulated_bf16(row: dict[str, Any]) -> bool:
+    """Whether ``row`` ran bf16 on a CPU that emulates it (so its speed says little about a CPU
+    with native bf16, and the reverse). False for rows that do not say (older results)."""
+    return (str(row.get("precision", "")).startswith("bf16") and str(row.get("device", "")).startswith("cpu")
+            and row.get("bf16_native") is False)
 
 
 def _peak_memory_mb(device: torch.device) -> float:
@@ -95,21 +113,19 @@ def _peak_memory_mb(device: torch.device) -> float:
 
 
 @contextlib.contextmanager
-def prepared(name: str, precision: str = "32", kernels: str = "fused", batch_size: int | None = None,
+def prepared(name: str, precision: str = "auto", kernels: str = "auto", batch_size: int | None = None,
              device: str = "auto", overrides: dict[str, Any] | None = None
              ) -> Iterator[tuple[Trainer, float, dict[str, Callable[[], None]]]]:
     """Family ``name`` ready to time: its trainer (set up in a temporary run folder, cycling
     through a few batches already on the device), the units one batch holds, and one callable
     per row of ``gan.bench_steps`` that runs that row's updates through ``Trainer.update``."""
     torch.manual_seed(0)
-    gan = build(name, **{**(overrides or {}), "kernels": kernels})
+    gan = build(name, **(overrides or {}))
     with tempfile.TemporaryDirectory() as out_dir:
-        trainer = Trainer(gan, out_dir=out_dir, batch_size=batch_size, precision=precision, device=device,
-                          progress=False, max_steps=1)
-        trainer.setup()
-        batches = [to_device(next(trainer.stream), trainer.device, trainer.memory_format) for _ in range(N_BATCHES)]
-        trainer.stream = itertools.cycle(batches)
-        units = get_modality(gan.modality).batch_units(batches[0], gan.config)
+        trainer = Trainer(gan, out_dir=out_dir, batch_size=batch_size, precision=precision, kernels=kernels,
+                          device=device, progress=False, max_steps=1)
+        trainer.setup(repeat_batches=N_BATCHES)
+        units = get_modality(gan.modality).batch_units(trainer.repeated_batches[0], gan)
 
         def step(network: str | None, label: str) -> Callable[[], Any]:
             if network is None:
@@ -123,15 +139,19 @@ def prepared(name: str, precision: str = "32", kernels: str = "fused", batch_siz
         yield trainer, units, {label: step(network, label) for label, network in gan.bench_steps.items()}
 
 
-def bench(name: str, steps: int = 10, warmup: int = 2, precision: str = "32", kernels: str = "fused",
+def bench(name: str, steps: int = 10, warmup: int = 2, precision: str = "auto", kernels: str = "auto",
           batch_size: int | None = None, device: str = "auto", overrides: dict[str, Any] | None = None,
           baseline: bool = True) -> list[dict[str, Any]]:
     """Time family ``name``'s training iterations; one dict per row (see the module docstring).
 
-    ``overrides`` change the family config (``kernels`` is set by its own argument). Rows hold
-    ``family``, ``step``, ``unit``, ``throughput``, ``baseline_throughput``, ``speedup``,
-    ``median_s``, ``baseline_median_s``, ``peak_memory_mb``, ``precision``, ``kernels``,
-    ``compile``, ``device``, ``batch_size`` and the versions.
+    ``precision`` is one of :data:`multigan.precision.PRECISIONS`; ``"auto"`` (the default) is
+    what the trainer resolves it to on this machine. ``overrides`` change the family config
+    (``kernels`` is set by its own argument). Rows hold ``family``, ``step``, ``unit``,
+    ``throughput``, ``baseline_throughput``, ``speedup``, ``median_s``, ``baseline_median_s``,
+    ``peak_memory_mb``, ``precision`` (what ran: ``"32"``, ``"bf16-mixed"``, ...),
+    ``precision_requested`` (what was asked: ``"auto"``, ...), ``kernels``, ``compile``,
+    ``device``, ``batch_size``, the machine (``machine``, ``cpu_capability``, ``bf16_native``,
+    ``cpu_model``, ``cpu_threads``) and the versions.
     """
     if steps < 1 or warmup < 0:
         raise ConfigError(f"bench needs steps >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
@@ -158,8 +178,9 @@ def bench(name: str, steps: int = 10, warmup: int = 2, precision: str = "32", ke
                            speedup=(units / seconds) / (baseline_units / base_seconds))
                 del step_fn
             row.update(throughput=units / seconds, median_s=seconds)
-            rows.append({**row, "precision": precision, "kernels": kernels, "compile": gan.config.compile,
-                         "device": str(dev), "machine": machine(), "batch_size": trainer.batch_size,
+            rows.append({**row, "precision": trainer.precision, "precision_requested": precision,
+                         "kernels": kernels, "compile": trainer.requested.compile, "device": str(dev),
+                         "machine": machine(dev), **machine_fields(), "batch_size": trainer.batch_size,
                          "steps": steps, "warmup": warmup, "torch": torch.__version__,
                          "python": platform.python_version(),
                          "date": datetime.date.today().isoformat()})
@@ -167,15 +188,19 @@ def bench(name: str, steps: int = 10, warmup: int = 2, precision: str = "32", ke
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """A Markdown table of bench rows."""
-    lines = ["| family | step | unit | multigan | plain loop | speed-up | precision | kernels | batch | peak MB | device |",
-             "| --- | --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- |"]
+    """A Markdown table of bench rows. A bf16 row measured on a CPU that emulates bf16 reads
+    ``bf16-mixed (emulated)``; the ``cpu`` column is the CPU's vector extensions (torch's
+    ``get_cpu_capability()``, ``n/a`` for rows that predate it)."""
+    lines = ["| family | step | unit | multigan | plain loop | speed-up | precision | kernels | batch | peak MB "
+             "| device | cpu |",
+             "| --- | --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- | --- |"]
     for r in rows:
         base = "n/a" if r["baseline_throughput"] is None else f"{r['baseline_throughput']:.4g}"
         speed = "n/a" if r["speedup"] is None else f"{r['speedup']:.2f}x"
+        precision = f"{r['precision']}{' (emulated)' if emulated_bf16(r) else ''}"
         lines.append(f"| {r['family']} | {r['step']} | {r['unit']} | {r['throughput']:.4g} | {base} | {speed} "
-                     f"| {r['precision']} | {r['kernels']}{' +compile' if r['compile'] else ''} | {r['batch_size']} "
-                     f"| {r['peak_memory_mb']:.0f} | {r['device']} |")
+                     f"| {precision} | {r['kernels']}{' +compile' if r['compile'] else ''} | {r['batch_size']} "
+                     f"| {r['peak_memory_mb']:.0f} | {r['device']} | {r.get('cpu_capability') or 'n/a'} |")
     return "\n".join(lines)
 
 

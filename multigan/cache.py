@@ -9,6 +9,8 @@ from typing import Callable, TypeVar
 import torch
 from torch import nn
 
+from .files import save_atomic
+
 M = TypeVar("M", bound=nn.Module)
 
 
@@ -23,8 +25,6 @@ def cached_model(name: str, empty: M, train: Callable[[], M], device: torch.devi
     """``empty`` with the weights cached as ``name`` in :func:`cache_dir`, or, on a cache miss
     (or a stale or damaged file), the model ``train()`` returns, whose weights are then cached.
     Returned in eval mode on ``device``."""
-    from .train.checkpoint import save_atomic
-
     path = cache_dir() / name
     if path.is_file():
         try:

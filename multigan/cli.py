@@ -3,61 +3,73 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import signal
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-from .config import fields_of, parse_set_options
-from .errors import ConfigError, MultiganError
+from .config import config_to_dict, describe_fields, make_config, parse_set_options
+from .errors import ConfigError, MultiganError, UnknownModelError
 from .export import FORMATS, export_generator, is_exported
+from .files import write_text_atomic
+from .gan import KERNELS
+from .precision import PRECISIONS
 from .registry import build, get_modality, list_models, model_entry
-from .train import Trainer, distributed, load_gan
-from .train.checkpoint import gan_from_state, load_state, resolve_checkpoint
-from .train.trainer import PRECISIONS
+from .runs import gan_from_state, load_gan, load_state, resolve_checkpoint, split_legacy_config
+from .settings import TrainSettings
+from .train import Trainer, distributed
 
-KERNELS = ("fused", "eager")
+#: the keys of a run's config.json (``multigan train --config``)
+RUN_CONFIG_KEYS = ("name", "modality", "config", "train", "precision")
+#: ``multigan train`` flags for TrainSettings fields, by field (their help comes from the field's doc)
+TRAIN_FLAGS = {"data": "--data", "max_steps": "--steps", "batch_size": "--batch-size", "precision": "--precision",
+               "kernels": "--kernels", "compile": "--compile", "out_dir": "--out", "seed": "--seed",
+               "device": "--device", "sample_every": "--sample-every", "checkpoint_every": "--checkpoint-every",
+               "log_every": "--log-every", "num_workers": "--num-workers", "skip_bad_files": "--skip-bad-files",
+               "sync_batchnorm": "--sync-batchnorm"}
+
+
+def _setting_flag(parser: argparse.ArgumentParser, field: str, flag: str) -> None:
+    """A flag for TrainSettings ``field``: its doc and default as the help, None when not given."""
+    f = {x.name: x for x in dataclasses.fields(TrainSettings)}[field]
+    help_text = f"{f.metadata['doc']} (default: {f.default})"
+    if typing.get_type_hints(TrainSettings)[field] is bool:
+        parser.add_argument(flag, dest=field, action="store_true", default=None, help=help_text)
+        return
+    kind = int if "int" in str(f.type) else str
+    parser.add_argument(flag, dest=field, type=kind, choices=f.metadata.get("choices"), help=help_text)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="multigan", description="Train GANs on images, audio and text.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    ls = sub.add_parser("list", help="list the registered model families")
+    ls = sub.add_parser("list", help="list the registered model families, or one family's options")
+    ls.add_argument("pattern", nargs="?", help="only names matching this shell pattern, e.g. '*gan*'")
     ls.add_argument("--modality", help="only this modality's families")
+    ls.add_argument("--options", metavar="NAME", help="print every config field of family NAME (type, default, doc), "
+                                                      "and the training settings")
 
     tr = sub.add_parser("train", help="train a family and write a run folder")
     tr.add_argument("name", nargs="?", help="model family (see 'multigan list'); optional with --config")
     tr.add_argument("--config", help="a run's config.json: repeat that run (flags given here override it; "
                                      "--out to the run's own folder continues it)")
-    tr.add_argument("--data", help="built-in dataset name or local path (default: the modality's built-in)")
-    tr.add_argument("--steps", type=int, help="generator steps (default: the family's)")
-    tr.add_argument("--batch-size", type=int, help="batch size (default: the family's)")
-    tr.add_argument("--precision", choices=PRECISIONS, help="numeric precision (default: 32)")
-    tr.add_argument("--kernels", choices=KERNELS, help="fused (default) or eager: plain PyTorch ops only")
-    tr.add_argument("--out", help="run folder (default: runs/NAME); an existing run there is resumed")
+    for field, flag in TRAIN_FLAGS.items():
+        _setting_flag(tr, field, flag)
     tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a config field, e.g. --set lr_g=1e-4 (repeatable)")
-    tr.add_argument("--seed", type=int, help="random seed (default: 0)")
-    tr.add_argument("--device", help="auto, cpu, cuda, cuda:N (default: auto)")
-    tr.add_argument("--sample-every", type=int, help="write samples every N steps (default: 500)")
-    tr.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps (default: 500)")
-    tr.add_argument("--log-every", type=int, help="log metrics every N steps (default: 10)")
-    tr.add_argument("--num-workers", type=int, help="data loader worker processes (default: 0)")
-    tr.add_argument("--skip-bad-files", action="store_true", default=None,
-                    help="skip unreadable data files with a warning instead of stopping")
+                    help="override a config field, e.g. --set lr_g=1e-4 (repeatable; see 'multigan list --options NAME')")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.add_argument("--nproc", type=int, help="train on N processes of this machine (launches torchrun)")
-    tr.add_argument("--sync-batchnorm", action="store_true", default=None,
-                    help="multi-process: BatchNorm statistics of the global batch")
 
     sa = sub.add_parser("sample", help="generate samples from a trained run")
-    sa.add_argument("run", help="run folder or checkpoint file")
+    sa.add_argument("run", help="run folder, checkpoint file or exported generator")
     sa.add_argument("--n", type=int, help="number of samples (default: 64; with --cond, one per file)")
     sa.add_argument("--out", help="output file (default: RUN/samples/sample-seedS.<ext>)")
     sa.add_argument("--seed", type=int, default=0)
@@ -77,8 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     be.add_argument("name", help="model family (see 'multigan list')")
     be.add_argument("--steps", type=int, default=10, help="timed iterations; the median is reported (default: 10)")
     be.add_argument("--warmup", type=int, default=2, help="untimed iterations first (default: 2)")
-    be.add_argument("--precision", choices=PRECISIONS, default="32", help="numeric precision (default: 32)")
-    be.add_argument("--kernels", choices=KERNELS, default="fused", help="fused (default) or eager")
+    be.add_argument("--precision", choices=PRECISIONS, default="auto", help="numeric precision (default: auto)")
+    be.add_argument("--kernels", choices=KERNELS, default="auto", help="auto (default) or eager")
     be.add_argument("--batch-size", type=int, help="batch size (default: the family's)")
     be.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     be.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
@@ -104,9 +116,44 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    for name in list_models(modality=args.modality):
+    if args.options:
+        entry = model_entry(args.options)
+        if entry.config is None:
+            raise ConfigError(f"{entry.name!r} was registered without its config class "
+                              "(register_model(..., config=ConfigClass)), so its options are not known")
+        print(f"{entry.name} ({entry.modality}): {entry.config.__name__}, set with --set KEY=VALUE")
+        _print_fields(describe_fields(entry.config))
+        print("\ntraining settings (TrainSettings), set with the train command's flags or a config's \"train\":")
+        _print_fields(describe_fields(TrainSettings))
+        return 0
+    for name in list_models(args.pattern, modality=args.modality):
         print(f"{name:12s} {model_entry(name).modality}")
     return 0
+
+
+def _print_fields(rows: list[tuple[str, str, Any, str]]) -> None:
+    width = max(len(name) for name, *_ in rows)
+    for name, kind, default, doc in rows:
+        print(f"  {name:{width}s}  {kind}, default {json.dumps(default)}: {doc}")
+
+
+def _read_run_config(path: Path) -> dict[str, Any]:
+    """A run's config.json, checked: a :class:`ConfigError` names what is wrong with it."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read run config {str(path)!r}: {exc}") from exc
+    if not isinstance(saved, dict) or not isinstance(saved.get("name"), str):
+        raise ConfigError(f"{str(path)!r} is not a multigan run config (a JSON object with name, config, train)")
+    unknown = sorted(set(saved) - set(RUN_CONFIG_KEYS))
+    if unknown:
+        raise ConfigError(f"{str(path)!r}: unknown key(s) {', '.join(map(repr, unknown))}; a run config has "
+                          f"{', '.join(RUN_CONFIG_KEYS)}")
+    for section in ("config", "train"):
+        if not isinstance(saved.get(section, {}), dict):
+            raise ConfigError(f"{str(path)!r}: {section!r} must be a JSON object")
+    config, train = split_legacy_config(saved.get("config", {}), saved.get("train", {}))
+    return {**saved, "config": config, "train": train}
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -114,52 +161,36 @@ def _train(args: argparse.Namespace) -> int:
         return _launch(args.nproc, args.argv)
     saved: dict[str, Any] = {"config": {}, "train": {}}
     if args.config:
-        path = Path(args.config)
-        try:
-            saved = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read run config {str(path)!r}: {exc}") from exc
-        if not isinstance(saved, dict) or not isinstance(saved.get("name"), str):
-            raise ConfigError(f"{str(path)!r} is not a multigan run config (a JSON object with name, config, train)")
-        saved = {"config": {}, "train": {}, **saved}
-        if args.name and args.name != saved.get("name"):
-            raise ConfigError(f"{path} is a {saved.get('name')!r} run, not {args.name!r}")
-        args.name = saved.get("name")
+        saved = _read_run_config(Path(args.config))
+        if args.name and args.name != saved["name"]:
+            raise ConfigError(f"{args.config} is a {saved['name']!r} run, not {args.name!r}")
+        args.name = saved["name"]
     if not args.name:
         raise ConfigError("name a model family to train (see 'multigan list'), or give --config RUN/config.json")
-    run = saved["train"]
-    data = args.data if args.data is not None else run.get("data")
-    overrides = {**saved["config"], **parse_set_options(args.set)}
-    if args.kernels:
-        overrides["kernels"] = args.kernels
-    seed = args.seed if args.seed is not None else run.get("seed", 0)
-    torch.manual_seed(seed)  # the initial weights are part of what config.json reproduces
-    gan = build(args.name, **overrides)
-    # Fields the data dictates (digits: 32x32, one channel) unless the user or config.json set them.
-    hints = {k: v for k, v in get_modality(gan.modality).config_hints(data).items()
-             if k in fields_of(gan.config) and k not in overrides and getattr(gan.config, k) != v}
-    if hints:
-        torch.manual_seed(seed)
-        gan = build(args.name, **overrides, **hints)
-
-    def pick(flag: Any, key: str, default: Any) -> Any:
-        return flag if flag is not None else run.get(key, default)
-
-    out_dir = Path(args.out or f"runs/{args.name}")
-    if args.config and not args.out and out_dir.resolve() == Path(args.config).resolve().parent:
+    given = {field: getattr(args, field) for field in TRAIN_FLAGS if getattr(args, field) is not None}
+    if args.no_progress:
+        given["progress"] = False
+    settings = TrainSettings.from_dict({**saved["train"], **given})  # an unknown or bad key stops here
+    out_dir = Path(given.get("out_dir") or f"runs/{args.name}")
+    if args.config and "out_dir" not in given and out_dir.resolve() == Path(args.config).resolve().parent:
         # an explicit --out to the same folder continues (or extends) that run instead
         raise ConfigError(f"{out_dir} is the folder of the run being repeated; give the repeat its own --out")
-    trainer = Trainer(
-        gan, data=data, out_dir=out_dir,
-        max_steps=pick(args.steps, "max_steps", None), batch_size=pick(args.batch_size, "batch_size", None),
-        precision=pick(args.precision, "precision", "32"), seed=seed,
-        device=args.device or "auto", sample_every=pick(args.sample_every, "sample_every", 500),
-        checkpoint_every=pick(args.checkpoint_every, "checkpoint_every", 500),
-        log_every=pick(args.log_every, "log_every", 10), num_workers=pick(args.num_workers, "num_workers", 0),
-        n_preview=run.get("n_preview", 64), keep_checkpoints=run.get("keep_checkpoints", 5),
-        skip_bad_files=bool(pick(args.skip_bad_files, "skip_bad_files", False)),
-        sync_batchnorm=bool(pick(args.sync_batchnorm, "sync_batchnorm", False)),
-        progress=not args.no_progress)
+    try:
+        entry = model_entry(args.name)
+    except UnknownModelError as exc:
+        if not args.config:
+            raise
+        raise UnknownModelError(f"{args.config} is a run of model {args.name!r}, which is not registered here: "
+                                f"is the plugin package that provides {args.name!r} installed? ({exc})") from exc
+    overrides = {**saved["config"], **parse_set_options(args.set)}
+    if entry.config is not None:
+        # fields the data dictates (digits: 32x32, one channel), unless the user or config.json set them
+        hints = get_modality(entry.modality).config_hints(settings.data)
+        defaults = config_to_dict(make_config(entry.config, overrides))
+        overrides.update({k: v for k, v in hints.items() if k in defaults and k not in overrides and defaults[k] != v})
+    torch.manual_seed(settings.seed)  # the initial weights are part of what config.json reproduces
+    gan = build(args.name, **overrides)
+    trainer = Trainer(gan, **{**settings.to_dict(), "out_dir": str(out_dir)})
     trainer.fit()
     if trainer.rank != 0:  # rank 0 speaks for every process
         return 0
@@ -199,6 +230,8 @@ def _launch(nproc: int, argv: list[str]) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    if args.n is not None and args.n < 1:
+        raise ConfigError(f"--n {args.n}: the number of samples must be 1 or more")
     gan = load_gan(args.run, device=args.device)
     if args.out:
         out = Path(args.out)
@@ -209,7 +242,7 @@ def _sample(args: argparse.Namespace) -> int:
     if args.cond:
         if modality.read_condition is None:
             raise ConfigError(f"the {gan.modality} modality has no conditions to read from a file")
-        samples = gan.sample(seed=args.seed, cond=modality.read_condition(args.cond, gan.config))
+        samples = gan.sample(seed=args.seed, cond=modality.read_condition(args.cond, gan))
     else:
         samples = gan.sample(args.n or 64, seed=args.seed)
     for path in modality.write_samples(samples, stem, gan):
@@ -245,7 +278,7 @@ def _eval(args: argparse.Namespace) -> int:
     metrics = {"name": gan.name, **modality.evaluate(gan, state["train"].get("data"), args.n, args.seed)}
     line = json.dumps(metrics)
     if run_dir.is_dir():
-        (run_dir / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        write_text_atomic(run_dir / "eval.json", json.dumps(metrics, indent=2) + "\n")
     print(line)
     return 0
 

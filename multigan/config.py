@@ -1,7 +1,8 @@
 """Typed configs: a dataclass per family, overrides from keywords and from ``--set key=value``.
 
-Every family's config subclasses :class:`GANConfig`, whose fields are the settings the shared
-trainer reads (optimisers, critic steps, batch size, schedule length, clipping, EMA). Fields are
+Every family's config subclasses :class:`GANConfig`, whose fields are what is trained and the
+family's reference schedule (optimisers, critic steps, batch size, schedule length, clipping,
+EMA); how a run computes and where it writes are :class:`multigan.TrainSettings`. Fields are
 declared with :func:`option`, which records what values are allowed so that a bad value is
 reported with the key, the value and what would be accepted.
 """
@@ -48,9 +49,6 @@ class GANConfig:
     grad_clip_g: float = option(0.0, "max gradient norm for G (0 disables clipping)", low=0)
     grad_clip_d: float = option(0.0, "max gradient norm for D (0 disables clipping)", low=0)
     ema_decay: float = option(0.0, "decay of the EMA copy of G (0 disables EMA)", low=0, high=0.99999)
-    kernels: str = option("fused", "fused: Triton kernels and fast paths where they run; eager: plain PyTorch",
-                          choices=("fused", "eager"))
-    compile: bool = option(False, "torch.compile G and D (the first steps are slow while it compiles)")
 
     def validate(self) -> None:
         """Cross-field checks. Subclasses extend it and raise :class:`ConfigError`."""
@@ -59,6 +57,25 @@ class GANConfig:
 def fields_of(config: type | GANConfig) -> dict[str, dataclasses.Field]:
     """The dataclass fields of a config class or instance, by name."""
     return {f.name: f for f in dataclasses.fields(config)}
+
+
+def describe_fields(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
+    """``(name, type, default, doc)`` of every field of config class ``cls``, nested config
+    fields as dotted names (``mel.n_mels``), for ``multigan list --options``."""
+    hints = typing.get_type_hints(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not _MISSING else f.default_factory()  # type: ignore[misc]
+        if dataclasses.is_dataclass(hints[f.name]):
+            rows += describe_fields(hints[f.name], prefix=f"{prefix}{f.name}.")
+            continue
+        doc = f.metadata.get("doc", "")
+        choices = f.metadata.get("choices")
+        if choices:
+            doc += f" (one of {', '.join(map(str, choices))})"
+        plain = list(default) if isinstance(default, tuple) else default
+        rows.append((prefix + f.name, _type_name(hints[f.name]), plain, doc))
+    return rows
 
 
 def _type_name(tp: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import warnings
 from typing import Iterable
 
 
@@ -40,3 +41,23 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     if not matches:
         return ""
     return " Did you mean " + " or ".join(repr(m) for m in matches) + "?"
+
+
+class MultiganWarning(UserWarning):
+    """Something the user should know that does not stop the work (a skipped file, a plugin
+    that failed to load, a slow precision). Shown as one plain line: ``multigan: warning: ...``."""
+
+
+def warn(message: str) -> None:
+    """Issue a :class:`MultiganWarning` (filterable with the ``warnings`` module as usual)."""
+    warnings.warn(message, MultiganWarning, stacklevel=2)
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    if issubclass(category, MultiganWarning):  # the user's concern, not a place in multigan's source
+        return f"multigan: warning: {message}\n"
+    return _python_format_warning(message, category, filename, lineno, line)
+
+
+_python_format_warning = warnings.formatwarning
+warnings.formatwarning = _format_warning

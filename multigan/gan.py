@@ -1,15 +1,17 @@
 """The GAN base class: two networks, ``sample()``, and the objective the trainer optimises.
 
-A family subclasses :class:`GAN` and defines
+A family subclasses its modality's contract (:class:`multigan.ImageGAN`, :class:`multigan.AudioGAN`,
+:class:`multigan.TextGAN`, each a :class:`GAN`) and defines
 
-* ``generate(n, cond, rng)``: samples in data space (see DESIGN.md, "Data space");
-* ``discriminator_loss(batch)`` and ``generator_loss(batch)``: each returns a dict whose
-  ``"loss"`` entry is minimised and whose other entries are logged;
+* ``generate(n, cond, rng)``: samples in data space (docs/concepts.md, "Data space");
+* ``discriminator_loss(batch, step)`` and ``generator_loss(batch, step)``: each returns a dict
+  whose ``"loss"`` entry is minimised and whose other entries are logged. ``step`` is the
+  :class:`Step` the trainer shares between the losses of one training step;
 * optionally ``phases(batches_per_epoch)``: pre-training phases run before adversarial
   training (SeqGAN's MLE pre-training of G and D), ``critic_steps(batches_per_epoch)``,
-  ``attach_data(dataset)`` and ``artifacts()``;
+  ``attach_data(dataset)``, ``artifacts()`` / ``load_artifacts(files)``;
 * optionally ``fake_batch(batch)`` with ``shares_fakes = True``: the trainer then makes one fake
-  batch per step and passes it to both losses as ``fake=`` (see :attr:`GAN.shares_fakes`).
+  batch per step and hands it to both losses as ``step.fake`` (see :attr:`GAN.shares_fakes`).
 
 The trainer knows nothing else about the family.
 """
@@ -17,39 +19,64 @@ The trainer knows nothing else about the family.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 import torch
 from torch import nn
 
 from .config import GANConfig
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
+from .processes import share_of
 
 Losses = dict[str, torch.Tensor]
 
 
+#: how a GAN computes (``GAN.use_kernels``): "auto" runs the fused Triton kernels and fast
+#: paths where they run (CUDA), "eager" plain PyTorch ops only
+KERNELS = ("auto", "eager")
+
+
+@dataclass
+class Step:
+    """What the trainer shares between the losses of one training step.
+
+    The trainer makes a fresh ``Step`` for each step (and for each discriminator update when
+    there are several per generator update) and passes the same one to
+    ``discriminator_loss(batch, step)`` and then ``generator_loss(batch, step)``.
+
+    Attributes:
+        fake: the step's fake batch, made once by ``gan.fake_batch(batch)`` with autograd when the
+            family :attr:`~GAN.shares_fakes` and D and G update once each; None: each loss makes
+            its own (see :meth:`GAN.discriminator_fakes`, :meth:`GAN.generator_fakes`).
+        kept: what the discriminator's loss keeps for the generator's loss of the same step, by
+            name (MelGAN: D's detached features of the real batch, its feature-matching targets).
+            It is only ever filled when ``fake`` is shared, so what G reads was computed for the
+            very fakes it trains through.
+    """
+
+    fake: Any = None
+    kept: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Phase:
-    """A pre-training phase: ``steps`` updates of one network on ``loss(batch)``.
+    """A pre-training phase: ``steps`` updates of one network on ``loss(batch, step)``.
 
     The phase uses the same data stream as adversarial training, and that network's optimiser,
     or with ``own_optimizer`` one of its own (Adam with the network's settings), so that
     adversarial training starts with fresh optimiser state (SeqGAN's code keeps separate Adam
-    states for MLE and policy gradient).
+    states for MLE and policy gradient). ``trains`` says in a few words what it does, for the
+    line the trainer prints when training starts.
     """
 
     name: str
     network: Literal["generator", "discriminator"]
     steps: int
-    loss: Callable[[Any], Losses]
+    loss: Callable[[Any, Step], Losses]
     own_optimizer: bool = False
-
-
-def kernel_impl(config: GANConfig) -> str:
-    """The ``impl`` a family passes to :mod:`multigan.kernels`: ``"auto"`` (fused kernels where
-    they run) unless its config asks for ``kernels="eager"``, then ``"ref"`` (plain PyTorch)."""
-    return "ref" if config.kernels == "eager" else "auto"
+    trains: str = ""
 
 
 class GAN(nn.Module, metaclass=abc.ABCMeta):
@@ -62,24 +89,28 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
         generator, discriminator: the two networks.
         generator_ema: the exponential moving average of the generator, or None; when present
             it is used by :meth:`sample`.
+        kernels: how the GAN computes, one of :data:`KERNELS` (see :meth:`use_kernels`).
+        shared_rng: a CPU random generator every process of a run shares, for noise that must
+            be the same on all of them (LatentGAN's training latents); the trainer seeds it and
+            checkpoints its state. None: the global torch RNG.
     """
 
     name: str = ""
     modality: str = ""
-    #: the memory format the networks and 4-D batches take on the fused path (``kernels="fused"``):
-    #: ``torch.channels_last`` for image families, whose convolutions run faster in it; None
-    #: leaves tensors as they are
-    memory_format: torch.memory_format | None = None
+    #: the memory format in which this family's networks and 4-D batches compute fastest
+    #: (``torch.channels_last`` for image families); used when :attr:`kernels` is "auto", see
+    #: :attr:`layout`. None: tensors stay as they are
+    fast_memory_format: torch.memory_format | None = None
     #: ``multigan bench``'s rows: label -> the network one timed update trains, or None for a
     #: whole training step (``n_critic`` discriminator updates and one generator update)
     bench_steps: dict[str, str | None] = {"train": None}
     #: True when the family defines ``fake_batch(batch)`` (the generator's output for a training
-    #: batch, with autograd) and both losses take ``fake=``. With one critic step per generator
-    #: step the trainer then calls ``fake_batch`` once per step and passes the result to
-    #: ``discriminator_loss`` (which detaches it, see :meth:`discriminator_fakes`) and, with the
-    #: same real batch, to ``generator_loss`` (which back-propagates through it). G has not
-    #: changed in between, so this is the step fresh fakes from the same latents would give,
-    #: minus a generator forward, as the reference DCGAN and MelGAN loops do.
+    #: batch, with autograd). With one critic step per generator step the trainer then calls
+    #: ``fake_batch`` once per step and shares the result as ``step.fake``: D's loss detaches it
+    #: (see :meth:`discriminator_fakes`) and G's loss, on the same real batch, back-propagates
+    #: through it (:meth:`generator_fakes`). G has not changed in between, so this is the step
+    #: fresh fakes from the same latents would give, minus a generator forward, as the reference
+    #: DCGAN and MelGAN loops do.
     shares_fakes: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -93,29 +124,51 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
         self.generator = generator
         self.discriminator = discriminator
         self.generator_ema: nn.Module | None = None
-        #: a CPU random stream every process shares, for noise that must be the same on all of
-        #: them (LatentGAN's training latents); the trainer seeds it and checkpoints its state.
-        #: None: the global torch RNG
-        self.noise: torch.Generator | None = None
+        self.kernels = "auto"
+        self.shared_rng: torch.Generator | None = None
 
     @property
     def device(self) -> torch.device:
         return next(self.generator.parameters()).device
 
+    # ------------------------------------------------------------------ how it computes
+    def use_kernels(self, kernels: str) -> "GAN":
+        """Compute with the fused kernels where they run (``"auto"``) or plain PyTorch only
+        (``"eager"``): sets :attr:`kernels` and the ``impl`` of every submodule that has one
+        (multigan's layers, and any family module that passes ``self.impl`` to
+        :mod:`multigan.kernels`). The maths is the same either way."""
+        if kernels not in KERNELS:
+            raise ConfigError(f"kernels {kernels!r} is not allowed; allowed: {', '.join(KERNELS)}."
+                              + did_you_mean(str(kernels), KERNELS))
+        self.kernels = kernels
+        for module in self.modules():
+            if module is not self and isinstance(getattr(module, "impl", None), str):
+                module.impl = self.impl
+        return self
+
+    @property
+    def impl(self) -> str:
+        """The ``impl`` this GAN passes to :mod:`multigan.kernels`: ``"auto"`` (the fused kernel
+        where it runs), or ``"ref"`` (plain PyTorch) when :attr:`kernels` is ``"eager"``."""
+        return "ref" if self.kernels == "eager" else "auto"
+
     @property
     def layout(self) -> torch.memory_format | None:
-        """The memory format this GAN runs in: :attr:`memory_format` on the fused path, else None."""
-        return self.memory_format if self.config.kernels == "fused" else None
+        """The memory format this GAN runs in: :attr:`fast_memory_format` with kernels "auto",
+        else None."""
+        return self.fast_memory_format if self.kernels == "auto" else None
 
     def place(self, device: str | torch.device) -> "GAN":
         """Move to ``device`` in :attr:`layout` (so a loaded GAN computes as the trained one did)."""
         return self.to(device, memory_format=self.layout or torch.preserve_format)
 
-    @property
-    def impl(self) -> str:
-        """The ``impl`` this GAN passes to :mod:`multigan.kernels` (see :func:`kernel_impl`)."""
-        return kernel_impl(self.config)
+    def add_ema(self) -> nn.Module:
+        """Give the GAN an EMA generator (a frozen copy of G, which the trainer then averages
+        into) and return it; :meth:`sample` uses it from then on."""
+        self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        return self.generator_ema
 
+    # ------------------------------------------------------------------ sampling
     @property
     def sampling_generator(self) -> nn.Module:
         """The network :meth:`sample` uses: the EMA copy when there is one."""
@@ -153,16 +206,21 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
         real data, for conditional families; unconditional ones sample from a fixed seed."""
         return self.sample(n, seed=0)
 
+    # ------------------------------------------------------------------ data and files
     def attach_data(self, dataset: Any) -> None:
-        """Take what the family needs from its training data besides batches (SeqGAN: a text
-        corpus's tokenizer, kept in the checkpoint for decoding). The trainer calls this once,
-        before training. Nothing by default."""
+        """Take what the family needs from its training data besides batches (a text corpus's
+        tokenizer). The trainer calls this once, before training. Nothing by default."""
 
     def artifacts(self) -> dict[str, bytes]:
-        """Files the run folder keeps beside the checkpoints, ``{file name: contents}`` (SeqGAN:
-        ``tokenizer.model``); the trainer writes them when training starts. None by default."""
+        """Files that travel with the weights, ``{file name: contents}`` (a text family's
+        ``tokenizer.model``): the trainer writes them into the run folder and every checkpoint,
+        and loading gives them back to :meth:`load_artifacts`. None by default."""
         return {}
 
+    def load_artifacts(self, files: dict[str, bytes]) -> None:
+        """Take back what :meth:`artifacts` gave, from a loaded checkpoint. Nothing by default."""
+
+    # ------------------------------------------------------------------ the objective
     def phases(self, batches_per_epoch: int) -> list[Phase]:
         """Pre-training phases, run in order before adversarial training. None by default."""
         return []
@@ -176,28 +234,26 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
     def generate(self, n: int | None, *, cond: Any, rng: torch.Generator) -> Any:
         """Samples from :attr:`sampling_generator`, drawing randomness from ``rng`` only."""
 
-    def discriminator_fakes(self, batch: Any, fake: Any | None) -> Any:
-        """What a sharing family's ``discriminator_loss`` scores as fake: the shared ``fake``
+    def discriminator_fakes(self, batch: Any, step: Step) -> Any:
+        """What a sharing family's ``discriminator_loss`` scores as fake: the step's shared fake
         detached, or a fresh ``fake_batch(batch)`` made without autograd."""
-        if fake is not None:
-            return fake.detach()
+        if step.fake is not None:
+            return step.fake.detach()
         with torch.no_grad():
             return self.fake_batch(batch)
 
-    def generator_fakes(self, batch: Any, fake: Any | None) -> Any:
-        """What a sharing family's ``generator_loss`` trains through: the shared ``fake``, or a
-        fresh ``fake_batch(batch)`` (with autograd)."""
-        return self.fake_batch(batch) if fake is None else fake
+    def generator_fakes(self, batch: Any, step: Step) -> Any:
+        """What a sharing family's ``generator_loss`` trains through: the step's shared fake, or
+        a fresh ``fake_batch(batch)`` (with autograd)."""
+        return self.fake_batch(batch) if step.fake is None else step.fake
 
     @abc.abstractmethod
-    def discriminator_loss(self, batch: Any) -> Losses:
-        """The discriminator's objective on a batch of real data: ``{"loss": ..., ...}``.
-        Families with :attr:`shares_fakes` also take ``fake=`` (None: make their own)."""
+    def discriminator_loss(self, batch: Any, step: Step) -> Losses:
+        """The discriminator's objective on a batch of real data: ``{"loss": ..., ...}``."""
 
     @abc.abstractmethod
-    def generator_loss(self, batch: Any) -> Losses:
-        """The generator's objective (``batch`` gives its size, or its conditions): ``{"loss": ...}``.
-        Families with :attr:`shares_fakes` also take ``fake=`` (None: make their own)."""
+    def generator_loss(self, batch: Any, step: Step) -> Losses:
+        """The generator's objective (``batch`` gives its size, or its conditions): ``{"loss": ...}``."""
 
 
 class LatentGAN(GAN):
@@ -225,12 +281,10 @@ class LatentGAN(GAN):
         return self.generator(self.training_latents(len(batch)))
 
     def training_latents(self, n: int) -> torch.Tensor:
-        """Latents for this process's ``n`` examples of a training batch, from :attr:`noise`.
+        """Latents for this process's ``n`` examples of a training batch, from :attr:`shared_rng`.
 
         On several processes each rank keeps its share of the latents drawn for the whole global
         batch from that shared stream, so N processes train on the very latents one process
         with the global batch would (the distributed tests compare the two).
         """
-        from .train.distributed import share_of  # the train package imports this module
-
-        return share_of(lambda m: self.latent(m, self.noise), n)
+        return share_of(lambda m: self.latent(m, self.shared_rng), n)

@@ -89,16 +89,6 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     return ((grad.norm(2, dim=1) - 1) ** 2).mean()
 
 
-def r1_penalty(real_outputs: Tensor, real: Tensor) -> Tensor:
-    """R1 (Mescheder et al. 2018): ``E[||grad D(x)||^2]`` on real data.
-
-    ``real`` must have ``requires_grad`` set before ``real_outputs = D(real)``. The caller
-    multiplies by gamma / 2.
-    """
-    grad = _input_gradients(real_outputs, real)
-    return grad.pow(2).sum(dim=1).mean()
-
-
 def feature_matching(real_features: Sequence[Tensor], fake_features: Sequence[Tensor],
                      weights: Sequence[float] | None = None) -> Tensor:
     """Sum over layers of ``weight * mean |real - fake|`` (real features are not trained through).

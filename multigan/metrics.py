@@ -48,7 +48,7 @@ def untrained_like(gan, seed: int = 0):
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return build(gan.name, **config_to_dict(gan.config)).place(gan.device)
+        return build(gan.name, **config_to_dict(gan.config)).use_kernels(gan.kernels).place(gan.device)
 
 
 @torch.no_grad()

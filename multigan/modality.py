@@ -19,24 +19,28 @@ from torch.utils.data import Dataset
 from .errors import DataError
 
 if TYPE_CHECKING:
-    from .config import GANConfig
     from .gan import GAN
 
-#: ``(config, split) -> Dataset``: a built-in dataset, shaped for the model's config.
-BuiltinDataset = Callable[["GANConfig", str], Dataset]
-#: ``(path, config, split, skip_bad_files) -> Dataset``: local files.
-PathDataset = Callable[[str, "GANConfig", str, bool], Dataset]
+#: ``(gan, split) -> Dataset``: a built-in dataset, shaped for the GAN.
+BuiltinDataset = Callable[["GAN", str], Dataset]
+#: ``(path, gan, split, skip_bad_files) -> Dataset``: local files.
+PathDataset = Callable[[str, "GAN", str, bool], Dataset]
 #: ``(samples, path_without_suffix, gan) -> written files``.
 SampleWriter = Callable[[Any, Path, "GAN"], list[Path]]
-#: ``(path, config) -> cond``: a file turned into what ``gan.sample(cond=...)`` takes.
-ConditionReader = Callable[[str, "GANConfig"], Any]
+#: ``(path, gan) -> cond``: a file turned into what ``gan.sample(cond=...)`` takes.
+ConditionReader = Callable[[str, "GAN"], Any]
 #: ``(gan, data, n_samples, seed) -> {metric: value}``.
 Evaluator = Callable[["GAN", str, int | None, int], dict[str, float]]
+#: ``(batch, gan) -> None``: raise :class:`DataError` unless ``batch`` is what ``gan`` trains on.
+BatchCheck = Callable[[Any, "GAN"], None]
 
 
 @dataclass
 class Modality:
     """A kind of data (image, audio, text, ... ) and everything the trainer needs to use it.
+
+    A modality reads a family only through the contract its families implement (for the
+    built-in ones :class:`multigan.ImageGAN`, :class:`multigan.AudioGAN`, :class:`multigan.TextGAN`).
 
     Attributes:
         name: the modality's name, as families give it to ``register_model``.
@@ -45,9 +49,11 @@ class Modality:
         load_path: loader for a local file or folder (names the file in its errors).
         write_samples: writes what ``gan.sample`` returns as files a person can open (the
             GAN gives what the samples alone do not: an audio sample rate, a text tokenizer).
+        check_batch: raises :class:`DataError` unless a training batch is what the GAN trains
+            on; the trainer calls it on every batch, before the losses see it.
         evaluate: quality metrics of a trained GAN (``multigan eval``).
         config_hints: config fields a data source dictates (``digits`` -> 32x32, one channel),
-            applied by the CLI when the user does not set them.
+            applied by the CLI when the user does not set them; the contract names them.
         read_condition: for conditional families, reads a file into a condition
             (``multigan sample RUN --cond FILE``): an audio file into a mel spectrogram.
         unit: what ``multigan bench`` counts per second ("images", "seconds of audio", ...).
@@ -59,13 +65,14 @@ class Modality:
     datasets: Mapping[str, BuiltinDataset]
     load_path: PathDataset
     write_samples: SampleWriter
+    check_batch: BatchCheck = field(default=lambda batch, gan: None)
     evaluate: Evaluator | None = None
     config_hints: Callable[[str], dict[str, Any]] = field(default=lambda source: {})
     read_condition: ConditionReader | None = None
     unit: str = "examples"
-    batch_units: Callable[[Any, "GANConfig"], float] = field(default=lambda batch, config: len(batch))
+    batch_units: Callable[[Any, "GAN"], float] = field(default=lambda batch, gan: len(batch))
 
-    def dataset(self, source: str | Dataset | None, config: "GANConfig", split: str = "train",
+    def dataset(self, source: str | Dataset | None, gan: "GAN", split: str = "train",
                 skip_bad_files: bool = False) -> Dataset:
         """Resolve ``source`` (a built-in name, a local path, or a Dataset) to a Dataset."""
         if source is None:
@@ -73,15 +80,15 @@ class Modality:
         if isinstance(source, Dataset):
             return source
         if source in self.datasets:
-            return self.datasets[source](config, split)
+            return self.datasets[source](gan, split)
         # "scheme:..." sources (such as torchvision:MNIST:/root) are the loader's to interpret
         if not Path(source).expanduser().exists() and not re.match(r"^[A-Za-z][\w+.-]*:", source):
             raise DataError(f"data {source!r} is neither a built-in {self.name} dataset "
                             f"({', '.join(sorted(self.datasets))}) nor an existing path")
-        return self.load_path(source, config, split, skip_bad_files)
+        return self.load_path(source, gan, split, skip_bad_files)
 
 
-def check_batch(batch: Any, shape: tuple[int, ...], family: str, what: str, fix: str) -> Tensor:
+def check_float_batch(batch: Any, shape: tuple[int, ...], family: str, what: str, fix: str) -> Tensor:
     """Raise :class:`DataError` unless ``batch`` is a float tensor (N, *shape) of ``what``
     (e.g. "image"); ``fix`` says how to make model and data agree."""
     if not isinstance(batch, Tensor) or tuple(batch.shape[1:]) != shape or batch.dim() != len(shape) + 1:

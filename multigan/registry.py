@@ -7,13 +7,13 @@ entry-point group ``multigan.plugins`` are imported on first use of the registry
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import importlib.metadata
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import MultiganError, UnknownModelError, did_you_mean
+from .errors import MultiganError, UnknownModelError, did_you_mean, warn
 
 if TYPE_CHECKING:
     from .gan import GAN
@@ -25,11 +25,13 @@ _BUILTIN_MODULES = ("multigan.modalities.image", "multigan.modalities.audio", "m
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A registered family: its name, modality and factory ``(**overrides) -> GAN``."""
+    """A registered family: its name, modality, factory ``(**overrides) -> GAN`` and config
+    class (the dataclass the overrides are fields of; None when the plugin did not say)."""
 
     name: str
     modality: str
     factory: Callable[..., "GAN"]
+    config: type | None = None
 
 
 _models: dict[str, ModelEntry] = {}
@@ -37,16 +39,20 @@ _modalities: dict[str, "Modality"] = {}
 _loaded = False
 
 
-def register_model(name: str, *, modality: str) -> Callable[[Callable[..., "GAN"]], Callable[..., "GAN"]]:
-    """Decorator registering a family factory under ``name`` for ``modality``.
+def register_model(name: str, *, modality: str, config: type | None = None
+                   ) -> Callable[[Callable[..., "GAN"]], Callable[..., "GAN"]]:
+    """Decorator registering a family factory under ``name`` for ``modality``; ``config`` is
+    its config dataclass (``multigan list --options NAME`` prints its fields, and the CLI applies
+    what the data dictates before building).
 
-    >>> @register_model("mygan", modality="image")
-    ... def mygan(**overrides) -> GAN: ...
+    >>> @register_model("mygan", modality="image", config=MyGANConfig)
+    ... def mygan(**overrides) -> GAN:
+    ...     return MyGAN(make_config(MyGANConfig, overrides))
     """
     def decorator(factory: Callable[..., "GAN"]) -> Callable[..., "GAN"]:
         if name in _models and _models[name].factory is not factory:
             raise MultiganError(f"model {name!r} is already registered by {_models[name].factory.__module__}")
-        _models[name] = ModelEntry(name, modality, factory)
+        _models[name] = ModelEntry(name, modality, factory, config)
         return factory
     return decorator
 
@@ -76,23 +82,26 @@ def load_plugins(force: bool = False) -> None:
         try:
             ep.load()
         except Exception as exc:  # a broken third-party plugin must not break multigan
-            warnings.warn(f"multigan plugin {ep.name!r} ({ep.value}) failed to load: {exc!r}", stacklevel=2)
+            warn(f"plugin {ep.name!r} ({ep.value}) failed to load and is skipped: {exc!r}")
 
 
-def list_models(modality: str | None = None) -> list[str]:
-    """Sorted names of the registered families, optionally of one modality."""
+def list_models(pattern: str | None = None, modality: str | None = None) -> list[str]:
+    """Sorted names of the registered families, optionally those matching a shell-style
+    ``pattern`` (``"*gan*"``, ``"mel*"``) and of one ``modality``."""
     load_plugins()
     if modality is not None:
         get_modality(modality)  # raises for an unknown modality
-    return sorted(n for n, e in _models.items() if modality is None or e.modality == modality)
+    return sorted(n for n, e in _models.items() if (modality is None or e.modality == modality)
+                  and (pattern is None or fnmatch.fnmatchcase(n, pattern)))
 
 
 def model_entry(name: str) -> ModelEntry:
     """The registry entry of ``name``; :class:`UnknownModelError` with close matches otherwise."""
     load_plugins()
     if name not in _models:
-        raise UnknownModelError(f"unknown model {name!r}." + did_you_mean(name, _models)
-                                + f" Registered models: {', '.join(sorted(_models)) or 'none'}")
+        raise UnknownModelError(f"unknown model {name!r}.{did_you_mean(name, _models)} If {name!r} comes from a "
+                                f"plugin package, install it (plugins register through the entry-point group "
+                                f"{PLUGIN_GROUP!r}). Registered models: {', '.join(sorted(_models)) or 'none'}")
     return _models[name]
 
 

@@ -10,6 +10,7 @@ import soundfile as sf
 import torch
 from PIL import Image
 
+import multigan
 from multigan.errors import ConfigError, DataError
 from multigan.modalities.audio.data import (NOISE_FLOOR, PITCHES, AudioFolder, MelPairs, check_audio_batch, midi_to_hz,
                                             notes, read_audio)
@@ -240,15 +241,26 @@ def test_mel_pairs(tmp_path):
 
 
 def test_check_audio_batch():
-    ok = torch.zeros(2, 1, 64)
-    assert check_audio_batch(ok, 64, "wavegan") is ok
-    for bad, pattern in [(torch.zeros(2, 2, 64), r"\(N, 1, 64\), got \(2, 2, 64\)"),
-                         (torch.zeros(2, 64), r"got \(2, 64\)"),
+    gan = multigan.build("wavegan", segment_length=4096, model_size=2)
+    ok = torch.zeros(2, 1, 4096)
+    check_audio_batch(ok, gan)
+    for bad, pattern in [(torch.zeros(2, 2, 4096), r"\(N, 1, 4096\), got \(2, 2, 4096\)"),
+                         (torch.zeros(2, 4096), r"got \(2, 4096\)"),
                          (torch.zeros(2, 1, 32), r"got \(2, 1, 32\)"),
                          ([ok], "got list"),
-                         (torch.zeros(2, 1, 64, dtype=torch.long), "float")]:
+                         (torch.zeros(2, 1, 4096, dtype=torch.long), "float")]:
         with pytest.raises(DataError, match=f"wavegan.*{pattern}"):
-            check_audio_batch(bad, 64, "wavegan")
+            check_audio_batch(bad, gan)
+
+
+def test_check_audio_batch_follows_the_condition():
+    vocoder = multigan.build("melgan", segment_length=2048)
+    wav = torch.zeros(2, 1, 2048)
+    check_audio_batch((vocoder.mel(wav), wav), vocoder)
+    with pytest.raises(DataError, match=r"\(mel, waveform\) pairs, got Tensor"):
+        check_audio_batch(wav, vocoder)
+    with pytest.raises(DataError, match=r"mels of shape \(N, 80, frames\), got \(2, 64, 8\)"):
+        check_audio_batch((torch.zeros(2, 64, 8), wav), vocoder)
 
 
 # ---------------------------------------------------------------- writers
@@ -274,7 +286,7 @@ def test_spectrogram_image_puts_low_frequencies_at_the_bottom(tmp_path):
 
 
 def test_sample_writer(tmp_path):
-    gan = types.SimpleNamespace(config=types.SimpleNamespace(sample_rate=16000))
+    gan = types.SimpleNamespace(sample_rate=16000)  # the writer reads the AudioGAN contract only
     one = write_audio_samples(torch.zeros(1, 1, 2048).uniform_(-1, 1), tmp_path / "a" / "step-1.wav", gan)
     assert [p.name for p in one] == ["step-1.wav", "step-1.png"]
     many = write_audio_samples(torch.zeros(3, 1, 2048).uniform_(-1, 1), tmp_path / "b" / "step-2", gan)

@@ -66,10 +66,18 @@ def test_a_damaged_classifier_cache_is_rebuilt(tmp_path, monkeypatch):
 
 
 class StandIn:
-    """What the evaluators use of a GAN: ``config``, ``device``, ``name``, ``sample`` and ``place``."""
+    """What the evaluators use of a GAN: the AudioGAN contract (``sample_rate``,
+    ``segment_length``, ``mel_config``), ``config``, ``device``, ``name``, ``kernels``, ``sample``,
+    ``place`` and ``use_kernels``."""
 
     def __init__(self, make, config):
         self.make, self.config, self.device, self.name = make, config, torch.device("cpu"), "stand-in"
+        self.kernels, self.mel_config = "auto", getattr(config, "mel", None)
+        self.sample_rate = config.sample_rate if self.mel_config is None else self.mel_config.sample_rate
+        self.segment_length = config.segment_length
+
+    def use_kernels(self, kernels):
+        return self
 
     def sample(self, n=None, *, seed=None, cond=None):
         return self.make(n, seed, cond)

@@ -1,17 +1,19 @@
-"""The benchmark baselines (benchmarks/baselines): the same networks as multigan's families
-(parameter counts), and training iterations that run and update the parameters."""
+"""The benchmark baselines (multigan/baselines): the same networks as multigan's families
+(parameter counts), training iterations that run and update the parameters, and no multigan
+code in them."""
 
+import ast
 import dataclasses
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 import multigan
+import multigan.baselines
+from multigan.bench import load_baseline
 
-FOLDER = Path(__file__).resolve().parents[1] / "benchmarks" / "baselines"
+FOLDER = Path(multigan.baselines.__file__).resolve().parent
 SMALL = {
     "dcgan": dict(image_size=32, channels=1, latent_dim=16, g_width=8, d_width=8),
     "wavegan": dict(model_size=4, latent_dim=16, n_critic=2),
@@ -24,10 +26,9 @@ BATCH = 3
 
 
 def load(name):
-    """A baseline module loaded from its file alone, as ``multigan bench`` loads it."""
-    spec = importlib.util.spec_from_file_location(f"test_baseline_{name}", FOLDER / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """A baseline module, as ``multigan bench`` loads it."""
+    module = load_baseline(name)
+    assert module is not None, name
     return module
 
 
@@ -37,17 +38,43 @@ def config_of(name, **overrides):
 
 
 def test_the_package_lists_a_baseline_per_family():
-    spec = importlib.util.spec_from_file_location("test_baselines", FOLDER / "__init__.py",
-                                                  submodule_search_locations=[str(FOLDER)])
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = package  # for its relative imports
-    try:
-        spec.loader.exec_module(package)
-    finally:
-        del sys.modules[spec.name]
-    assert set(package.BASELINES) == set(SMALL)
-    assert {name: module.UNIT for name, module in package.BASELINES.items()} == {
+    assert set(multigan.baselines.NAMES) == set(SMALL) == {p.stem for p in FOLDER.glob("*.py")} - {"__init__"}
+    assert {name: load(name).UNIT for name in multigan.baselines.NAMES} == {
         "dcgan": "images/s", "wavegan": "seconds of audio/s", "melgan": "seconds of audio/s", "seqgan": "sequences/s"}
+    assert load("dcgan").__name__ == "multigan.baselines.dcgan"
+
+
+@pytest.mark.parametrize("name", ["nosuch", "__init__", "_private", "../dcgan", "dcgan.x", ""])
+def test_a_family_without_a_baseline_gets_none(name):
+    assert load_baseline(name) is None
+
+
+def imported_modules(path):
+    """Every module a file imports: absolute names, and ``.``-prefixed ones for relative imports."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names.append("." * node.level + (node.module or ""))
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(FOLDER.glob("*.py")), ids=lambda p: p.name)
+def test_a_baseline_imports_no_multigan_code(path):
+    """They stand for a loop written by hand: no multigan module (not even a sibling baseline,
+    or the package's own ``__init__`` through a relative import), nor the importlib back door."""
+    names = imported_modules(path)
+    assert names or path.name == "__init__.py", path     # the parse found the imports
+    assert [n for n in names if n.startswith(".") or n.split(".")[0] == "multigan"] == []
+    assert "importlib" not in {n.split(".")[0] for n in names}
+
+
+def test_the_import_check_catches_multigan_imports(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import torch\nfrom multigan.layers import Conv2d\nfrom . import dcgan\n"
+                   "import multigan.losses as L\n")
+    assert imported_modules(bad) == ["torch", "multigan.layers", ".", "multigan.losses"]
 
 
 @pytest.mark.parametrize("name, overrides", [

@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 import multigan
+from multigan import registry
 from multigan.layers import Act
 from multigan.errors import ConfigError
 
@@ -60,4 +61,4 @@ def test_bad_sample_requests(kwargs, message):
 def test_wrong_dtype_batch_is_reported():
     gan = multigan.build("dcgan", image_size=32, channels=1, g_width=8, d_width=8)
     with pytest.raises(multigan.DataError, match="float image data"):
-        gan.discriminator_loss(torch.zeros(4, 1, 32, 32, dtype=torch.uint8))
+        registry.get_modality("image").check_batch(torch.zeros(4, 1, 32, 32, dtype=torch.uint8), gan)

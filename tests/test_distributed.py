@@ -17,7 +17,7 @@ import torch
 
 import multigan
 from multigan.cli import main
-from multigan.train.checkpoint import load_state
+from multigan.runs import load_state
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 TINY = {
@@ -85,7 +85,9 @@ def test_every_family_trains_on_two_processes_into_identical_weights(name, tmp_p
             assert torch.equal(value, a[key]), key
 
 
-DCGAN_RUN = dict(data="digits", batch_size=8, sync_batchnorm=True)
+# float32: N processes are held to one process's result within float32 round-off (in bf16 the
+# half batches' rounding differs by more)
+DCGAN_RUN = dict(data="digits", batch_size=8, sync_batchnorm=True, precision="32")
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ def test_build_and_preview(name, tmp_path):
     gan = multigan.build(name)
     assert (gan.name, gan.modality) == (name, multigan.registry.model_entry(name).modality)
     modality = get_modality(gan.modality)
-    batch = first_items(modality.dataset(None, gan.config), 2)
+    batch = first_items(modality.dataset(None, gan), 2)
     a, b = gan.preview(batch, 2), gan.preview(batch, 2)
     assert torch.equal(a, b)
     files = modality.write_samples(a, tmp_path / "preview", gan)
@@ -55,5 +55,5 @@ def test_exported_generator_samples_like_the_run(name, tmp_path):
     assert exported.name == name and exported.config == gan.config
     run = multigan.load(tmp_path)
     modality = get_modality(gan.modality)
-    batch = first_items(modality.dataset(None, gan.config), 2)
+    batch = first_items(modality.dataset(None, gan), 2)
     assert torch.equal(exported.preview(batch, 2), run.preview(batch, 2))

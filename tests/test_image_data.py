@@ -32,7 +32,7 @@ def test_digits_follow_the_model_config():
     x = digits("train", image_size=64, channels=3)
     assert x.images.shape[1:] == (3, 64, 64)
     gan = multigan.build("dcgan")
-    assert IMAGE.dataset("digits", gan.config)[0].shape == (3, 64, 64)
+    assert IMAGE.dataset("digits", gan)[0].shape == (3, 64, 64)
 
 
 def write_image(path, mode="RGB", size=(40, 30)):
@@ -59,7 +59,7 @@ def test_image_folder_resizes_crops_and_converts(tmp_path, channels):
 def test_image_folder_through_the_modality(tmp_path):
     write_image(tmp_path / "a.png")
     gan = multigan.build("dcgan", image_size=32, channels=1)
-    assert IMAGE.dataset(str(tmp_path), gan.config)[0].shape == (1, 32, 32)
+    assert IMAGE.dataset(str(tmp_path), gan)[0].shape == (1, 32, 32)
 
 
 @pytest.mark.parametrize("content", [b"", b"this is text, not a PNG", b"\x89PNG\r\n\x1a\n truncated"])
@@ -95,10 +95,10 @@ def test_empty_folder(tmp_path):
 def test_missing_path_and_single_file(tmp_path):
     gan = multigan.build("dcgan")
     with pytest.raises(DataError, match="neither a built-in image dataset .*digits.* nor an existing path"):
-        IMAGE.dataset(str(tmp_path / "nowhere"), gan.config)
+        IMAGE.dataset(str(tmp_path / "nowhere"), gan)
     write_image(tmp_path / "one.png")
     with pytest.raises(DataError, match="not a folder of images"):
-        IMAGE.dataset(str(tmp_path / "one.png"), gan.config)
+        IMAGE.dataset(str(tmp_path / "one.png"), gan)
 
 
 def test_torchvision_datasets_are_read_from_a_local_root(tmp_path, monkeypatch):
@@ -124,16 +124,16 @@ def test_torchvision_datasets_are_read_from_a_local_root(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torchvision", types.ModuleType("torchvision"))
     monkeypatch.setitem(sys.modules, "torchvision.datasets", fake)
     gan = multigan.build("dcgan", image_size=32, channels=1)
-    data = IMAGE.dataset(f"torchvision:FakeMNIST:{tmp_path}", gan.config)
+    data = IMAGE.dataset(f"torchvision:FakeMNIST:{tmp_path}", gan)
     assert seen == {"root": str(tmp_path), "train": True, "download": False}
     assert data[0].shape == (1, 32, 32) and data[0].max() == -1 and data[1].min() == 1
     seen.clear()
-    IMAGE.dataset(f"torchvision:FakeSVHN:{tmp_path}", gan.config, split="test")
+    IMAGE.dataset(f"torchvision:FakeSVHN:{tmp_path}", gan, split="test")
     assert seen == {"root": str(tmp_path), "split": "test", "download": False}
     with pytest.raises(ConfigError, match="no dataset 'CIFAR11'"):
-        IMAGE.dataset(f"torchvision:CIFAR11:{tmp_path}", gan.config)
+        IMAGE.dataset(f"torchvision:CIFAR11:{tmp_path}", gan)
     with pytest.raises(DataError, match="does not exist"):
-        IMAGE.dataset(f"torchvision:FakeMNIST:{tmp_path / 'nowhere'}", gan.config)
+        IMAGE.dataset(f"torchvision:FakeMNIST:{tmp_path / 'nowhere'}", gan)
 
 
 def test_png_grid(tmp_path):

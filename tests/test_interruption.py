@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import multigan
-from multigan.train.checkpoint import load_state
+from multigan.runs import load_state
 
 TINY = dict(image_size=32, g_width=4, d_width=4, latent_dim=8)
 STEPS = 300

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
 import multigan
+from multigan import Step
 from multigan.config import config_to_dict
 from multigan.errors import ConfigError
 
@@ -74,7 +75,7 @@ def test_sampling_needs_a_mel():
 def test_generator_loss_terms():
     gan = multigan.build("melgan", stft_loss_weight=1.0)
     wav = torch.rand(2, 1, 8192) * 2 - 1
-    out = gan.generator_loss((gan.mel(wav), wav))
+    out = gan.generator_loss((gan.mel(wav), wav), Step())
     assert set(out) == {"loss", "adversarial", "feature_matching", "stft"}
     expected = out["adversarial"] + 10 * out["feature_matching"] + out["stft"]
     assert out["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
@@ -92,7 +93,7 @@ def test_a_training_step_is_the_reference_loops(tmp_path):
     runs three times a step, not four."""
     torch.manual_seed(0)
     gan = multigan.build("melgan", **TINY)
-    t = multigan.Trainer(gan, out_dir=tmp_path / "run", max_steps=1, batch_size=2, sample_every=0,
+    t = multigan.Trainer(gan, out_dir=tmp_path / "run", max_steps=1, batch_size=2, sample_every=0, precision="32",
                          checkpoint_every=0, progress=False)
     t.setup()
     plain_gan, plain_opt = copy.deepcopy((gan, t.optimizers))
@@ -128,11 +129,13 @@ def test_without_a_shared_step_feature_matching_uses_the_current_discriminator()
     wav = torch.rand(2, 1, 2048) * 2 - 1
     batch = (gan.mel(wav), wav)
     fake = gan.fake_batch(batch)
-    gan.discriminator_loss(batch, fake=fake)  # keeps its real features for these fakes only
+    shared = Step(fake=fake)
+    gan.discriminator_loss(batch, shared)  # keeps its real features in that step only
+    assert "real_features" in shared.kept
     with torch.no_grad():
         for p in gan.discriminator.parameters():
             p.add_(0.01)
-    alone = gan.generator_loss(batch)["feature_matching"]
+    alone = gan.generator_loss(batch, Step())["feature_matching"]
     with torch.no_grad():
         real_out, fake_out = gan.discriminator(wav), gan.discriminator(gan.fake_batch(batch))
     weight = 1.0 / gan.config.num_d * 4.0 / (gan.config.d_layers + 1)

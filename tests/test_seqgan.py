@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import multigan
+from multigan import Step, registry
 from multigan.errors import ConfigError, DataError
 from multigan.modalities.text.seqgan import SeqGAN
 from multigan.modalities.text.tokenizer import Tokenizer
@@ -54,12 +55,13 @@ def test_config_errors_name_the_fix():
 
 def test_bad_batches_are_named():
     gan = small()
+    check = registry.get_modality("text").check_batch  # batches are checked once, by the modality
     with pytest.raises(DataError, match=r"\(N, 5\), got \(2, 4\)"):
-        gan.mle_loss(torch.zeros(2, 4, dtype=torch.long))
+        check(torch.zeros(2, 4, dtype=torch.long), gan)
     with pytest.raises(DataError, match="int64"):
-        gan.mle_loss(torch.zeros(2, 5))
+        check(torch.zeros(2, 5), gan)
     with pytest.raises(DataError, match=r"\[0, 9\].*vocab_size is 7"):
-        gan.discriminator_loss(torch.tensor([[0, 1, 2, 3, 9]]))
+        check(torch.tensor([[0, 1, 2, 3, 9]]), gan)
 
 
 def _constant_generator(gan, probs):
@@ -77,7 +79,7 @@ def test_policy_gradient_loss_against_a_hand_computed_case(monkeypatch):
     rewards = torch.tensor([[0.2, 0.4], [0.6, 0.8]])
     monkeypatch.setattr(gan.generator, "sample", lambda n, length, rng=None: samples)
     monkeypatch.setattr(gan, "rewards", lambda s: rewards)
-    out = gan.generator_loss(torch.zeros(2, 2, dtype=torch.long))
+    out = gan.generator_loss(torch.zeros(2, 2, dtype=torch.long), Step())
     expected = -(math.log(0.25) * 0.2 + math.log(0.75) * 0.4 + math.log(0.75) * 0.6 + math.log(0.75) * 0.8) / 4
     assert out["loss"].item() == pytest.approx(expected, rel=1e-5)
     assert out["reward"].item() == pytest.approx((0.4 + 0.8) / 2)
@@ -94,7 +96,7 @@ def test_eos_masks_losses_rewards_and_samples(monkeypatch):
     mask = gan.generator.token_mask(ids)
     assert mask.tolist() == [[1, 1, 0, 0, 0], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1]]
     logp = gan.generator.log_probs(ids)
-    assert gan.mle_loss(ids)["loss"].item() == pytest.approx((-(logp * mask).sum() / 12).item(), rel=1e-6)
+    assert gan.mle_loss(ids, Step())["loss"].item() == pytest.approx((-(logp * mask).sum() / 12).item(), rel=1e-6)
     # what lies after EOS, in the ids or in the rewards, cannot change the policy-gradient loss
     monkeypatch.setattr(gan.generator, "sample", lambda n, length, rng=None: ids)
     losses = []
@@ -102,7 +104,7 @@ def test_eos_masks_losses_rewards_and_samples(monkeypatch):
         rewards = torch.full((3, 5), 0.5)
         rewards[0, 2:] = after_eos
         monkeypatch.setattr(gan, "rewards", lambda s, r=rewards: r)
-        losses.append(gan.generator_loss(ids)["loss"].item())
+        losses.append(gan.generator_loss(ids, Step())["loss"].item())
     assert losses[0] == pytest.approx(losses[1])
     # samples end at EOS and are padded after it, in sampling and in rollouts
     _constant_generator(gan, [0.02, 0.02, 0.5, 0.02, 0.4, 0.02, 0.02])
@@ -304,7 +306,7 @@ def test_policy_gradient_steps_raise_a_fixed_discriminators_reward():
 
     before = mean_reward()
     for _ in range(30):
-        loss = gan.generator_loss(torch.zeros(32, 8, dtype=torch.long))["loss"]
+        loss = gan.generator_loss(torch.zeros(32, 8, dtype=torch.long), Step())["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

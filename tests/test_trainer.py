@@ -9,7 +9,7 @@ import multigan
 from multigan.errors import ConfigError, DataError, TrainingError
 from multigan.gan import Phase
 from multigan.losses import discriminator_loss, generator_loss
-from multigan.train import checkpoint
+from multigan import files, runs
 
 SMALL = dict(image_size=32, channels=1, g_width=8, d_width=8, latent_dim=16)
 
@@ -20,8 +20,9 @@ def small_gan(**overrides):
 
 
 def trainer(gan, out, **kw):
+    # fp32 unless a test asks otherwise: several tests compare with plain float32 loops
     settings = dict(data="digits", out_dir=out, batch_size=16, log_every=1, sample_every=0,
-                    checkpoint_every=0, progress=False)
+                    checkpoint_every=0, progress=False, precision="32")
     return multigan.Trainer(gan, **{**settings, **kw})
 
 
@@ -66,7 +67,7 @@ def test_resume_drops_metrics_logged_after_the_checkpoint(tmp_path):
     trainer(small_gan(), out, max_steps=4, checkpoint_every=2).fit()
     # pretend the process died after step 4 was logged but before its checkpoint
     last = out / "checkpoints" / "last.pt"
-    checkpoint.link_atomic(out / "checkpoints" / "step-000002.pt", last)
+    files.link_atomic(out / "checkpoints" / "step-000002.pt", last)
     trainer(small_gan(), out, max_steps=4).fit()
     assert [r["step"] for r in records(out)] == [1, 2, 3, 4]
 
@@ -92,9 +93,9 @@ def test_non_finite_loss_raises_and_keeps_the_last_good_checkpoint(tmp_path, mon
     calls = {"n": 0}
     real_loss = gan.generator_loss
 
-    def poisoned(batch, **shared):
+    def poisoned(batch, step):
         calls["n"] += 1
-        losses = real_loss(batch, **shared)
+        losses = real_loss(batch, step)
         if calls["n"] == 4:
             losses["loss"] = losses["loss"] * float("nan")
         return losses
@@ -104,7 +105,7 @@ def test_non_finite_loss_raises_and_keeps_the_last_good_checkpoint(tmp_path, mon
         trainer(gan, out, max_steps=10, checkpoint_every=2).fit()
     assert "non-finite g loss nan at step 4" in str(err.value)
     assert "last.pt" in str(err.value)
-    state = checkpoint.load_state(out / "checkpoints" / "last.pt")
+    state = runs.load_state(out / "checkpoints" / "last.pt")
     assert state["step"] == 2
     assert all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
 
@@ -161,7 +162,7 @@ def test_checkpoints_load_with_weights_only_and_hold_everything(tmp_path):
 
 def test_an_interrupted_checkpoint_write_leaves_the_previous_file(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
-    checkpoint.save_atomic({"format": checkpoint.FORMAT, "step": 1}, path)
+    files.save_atomic({"format": runs.FORMAT, "step": 1}, path)
 
     def dying_save(obj, f):
         f.write(b"half a checkpoint")
@@ -169,8 +170,8 @@ def test_an_interrupted_checkpoint_write_leaves_the_previous_file(tmp_path, monk
 
     monkeypatch.setattr(torch, "save", dying_save)
     with pytest.raises(KeyboardInterrupt):
-        checkpoint.save_atomic({"format": checkpoint.FORMAT, "step": 2}, path)
-    assert checkpoint.load_state(path)["step"] == 1
+        files.save_atomic({"format": runs.FORMAT, "step": 2}, path)
+    assert runs.load_state(path)["step"] == 1
     assert os.listdir(tmp_path) == ["last.pt"]
 
 
@@ -209,13 +210,13 @@ def test_16_mixed_scales_each_network_on_its_own(tmp_path, monkeypatch):
     gan = small_gan()
     real_d_loss, real_g_loss = gan.discriminator_loss, gan.generator_loss
 
-    def overflowing(batch, **shared):
-        out = real_d_loss(batch, **shared)
+    def overflowing(batch, step):
+        out = real_d_loss(batch, step)
         out["loss"] = out["loss"] * 1e36  # finite, but inf once scaled by 65536
         return out
 
-    def small(batch, **shared):  # keeps G's scaled float16 gradients far from overflow
-        out = real_g_loss(batch, **shared)
+    def small(batch, step):  # keeps G's scaled float16 gradients far from overflow
+        out = real_g_loss(batch, step)
         out["loss"] = out["loss"] * 1e-3
         return out
 
@@ -236,9 +237,9 @@ def test_non_finite_gradients_from_a_finite_loss_are_refused(tmp_path, monkeypat
     gan = small_gan()
     real_g_loss = gan.generator_loss
 
-    def sqrt_of_zero(batch, **shared):
+    def sqrt_of_zero(batch, step):
         # adds sqrt(0) = 0 to the loss, but its gradient is inf * 0 = nan
-        out = real_g_loss(batch, **shared)
+        out = real_g_loss(batch, step)
         out["loss"] = out["loss"] + (next(gan.generator.parameters()).sum() * 0).sqrt()
         return out
 
@@ -248,13 +249,15 @@ def test_non_finite_gradients_from_a_finite_loss_are_refused(tmp_path, monkeypat
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(precision="16"), "allowed: 32, bf16-mixed, 16-mixed"),
+    (dict(precision="16"), "'precision': got '16', allowed: 'auto', '32', 'bf16-mixed', '16-mixed'"),
     (dict(precision="16-mixed", device="cpu"), "needs a CUDA device"),
     (dict(max_steps=0), "max_steps must be a whole number >= 1"),
-    (dict(max_steps=-5), "max_steps must be a whole number >= 1"),
-    (dict(batch_size=2.5), "batch_size must be a whole number >= 1"),
-    (dict(n_preview=0), "n_preview must be a whole number >= 1"),
-    (dict(keep_checkpoints=-1), "keep_checkpoints must be a whole number >= 0"),
+    (dict(max_steps=-5), "'max_steps': got -5, allowed: a value >= 0"),
+    (dict(batch_size=2.5), "'batch_size': got 2.5, expected an integer"),
+    (dict(n_preview=0), "'n_preview': got 0, allowed: a value >= 1"),
+    (dict(keep_checkpoints=-1), "'keep_checkpoints': got -1, allowed: a value >= 0"),
+    (dict(kernels="fused"), "'kernels': got 'fused', allowed: 'auto', 'eager'"),
+    (dict(lr=0.1), "unknown config key 'lr' for TrainSettings.*Valid keys: .*batch_size"),
 ])
 def test_bad_trainer_arguments(tmp_path, kw, message):
     with pytest.raises(ConfigError, match=message):
@@ -283,14 +286,14 @@ def test_mis_shaped_data_is_reported(tmp_path):
         def __getitem__(self, i):
             return wrong[i][0]
 
-    with pytest.raises(DataError, match=r"\(N, 1, 32, 32\), got \(16, 3, 32, 32\)"):
+    with pytest.raises(DataError, match=r"\(N, 1, 32, 32\), got \(\d+, 3, 32, 32\)"):
         trainer(small_gan(), tmp_path / "run", max_steps=1, data=Images()).fit()
 
 
 def test_pretraining_phases_run_first_and_resume(tmp_path, monkeypatch):
     """A family's declared phases (like SeqGAN's MLE pre-training) run before adversarial steps."""
     def phases(self, batches_per_epoch):
-        def g_only(batch):
+        def g_only(batch, step):
             fake = self.generator(self.latent(batch.shape[0]))
             return {"loss": (fake - batch).pow(2).mean()}
         return [Phase("pretrain_g", "generator", 3, g_only)]
@@ -306,7 +309,7 @@ def test_pretraining_phases_run_first_and_resume(tmp_path, monkeypatch):
     trainer(small_gan(), straight, max_steps=2).fit()
     trainer(small_gan(), resumed, max_steps=2, checkpoint_every=2).fit()  # 5 steps in all
     os.remove(resumed / "checkpoints" / "last.pt")
-    checkpoint.link_atomic(resumed / "checkpoints" / "step-000002.pt", resumed / "checkpoints" / "last.pt")
+    files.link_atomic(resumed / "checkpoints" / "step-000002.pt", resumed / "checkpoints" / "last.pt")
     trainer(small_gan(), resumed, max_steps=2).fit()
     assert len(records(straight)) == len(records(resumed)) == 5
     assert records(straight) == [dict(r, steps_per_s=s["steps_per_s"]) for r, s in zip(records(resumed), records(straight))]
@@ -314,7 +317,7 @@ def test_pretraining_phases_run_first_and_resume(tmp_path, monkeypatch):
 
 def test_ema_follows_generator_updates_in_pretraining_phases(tmp_path, monkeypatch):
     def phases(self, batches_per_epoch):
-        def g_only(batch):
+        def g_only(batch, step):
             return {"loss": (self.generator(self.latent(batch.shape[0])) - batch).pow(2).mean()}
         return [Phase("pretrain_g", "generator", 2, g_only)]
 
@@ -324,9 +327,9 @@ def test_ema_follows_generator_updates_in_pretraining_phases(tmp_path, monkeypat
     seen = []
     real_g_loss = gan.generator_loss
 
-    def snapshot_then_loss(batch, **shared):  # runs at the first adversarial step, after the phase
+    def snapshot_then_loss(batch, step):  # runs at the first adversarial step, after the phase
         seen.append([p.detach().clone() for p in gan.generator_ema.parameters()])
-        return real_g_loss(batch, **shared)
+        return real_g_loss(batch, step)
 
     monkeypatch.setattr(gan, "generator_loss", snapshot_then_loss)
     trainer(gan, tmp_path / "run", max_steps=1).fit()
@@ -359,7 +362,7 @@ def test_old_periodic_checkpoints_are_pruned(tmp_path):
     out = tmp_path / "run"
     trainer(small_gan(), out, max_steps=5, checkpoint_every=1, keep_checkpoints=2).fit()
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["last.pt", "step-000004.pt", "step-000005.pt"]
-    assert checkpoint.load_state(out / "checkpoints" / "last.pt")["step"] == 5
+    assert runs.load_state(out / "checkpoints" / "last.pt")["step"] == 5
 
 
 def test_metrics_go_to_tensorboard_when_it_is_installed(tmp_path, monkeypatch):

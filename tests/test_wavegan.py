@@ -2,6 +2,7 @@ import pytest
 import torch
 
 import multigan
+from multigan import Step
 from multigan.errors import ConfigError
 from multigan.kernels import phase_shuffle
 from multigan.modalities.audio.wavegan import PhaseShuffle
@@ -80,7 +81,7 @@ def test_phase_shuffle_module_draws_shifts_in_range_per_example_or_per_batch():
 def test_critic_loss_includes_the_gradient_penalty():
     gan = multigan.build("wavegan", model_size=2)
     real = torch.rand(4, 1, 16384) * 2 - 1
-    out = gan.discriminator_loss(real)
+    out = gan.discriminator_loss(real, Step())
     assert set(out) == {"loss", "wasserstein", "gp"}
     assert out["loss"].item() == pytest.approx((-out["wasserstein"] + 10 * out["gp"]).item(), rel=1e-5)
     out["loss"].backward()

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import warnings
 from typing import Callable, TypeVar
 
 import torch
 
-from ..errors import ConfigError, did_you_mean
+from ..errors import ConfigError, did_you_mean, warn
 
 IMPLS = ("auto", "ref", "triton")
 HAVE_TRITON = importlib.util.find_spec("triton") is not None
@@ -72,8 +71,8 @@ def dispatch(name: str, impl: str, device: torch.device, fused: Callable[[], T],
         return fused()
     except Exception as error:  # noqa: BLE001 - any compile or launch failure: fall back, loudly
         _broken.add(name)
-        warnings.warn(f"multigan.kernels.{name}: the Triton kernel failed ({type(error).__name__}: {error}); "
-                      f"using the PyTorch reference from now on", RuntimeWarning, stacklevel=3)
+        warn(f"kernels.{name}: the Triton kernel failed ({type(error).__name__}: {error}); "
+             f"using the PyTorch reference from now on")
         return ref()
 
 

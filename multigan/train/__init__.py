@@ -1,6 +1,5 @@
-"""The shared adversarial trainer: the loop, checkpoints, data streaming, EMA, logging."""
+"""The shared adversarial trainer: the loop, data streaming, EMA, random states, logging."""
 
-from .checkpoint import load_gan
 from .trainer import Trainer
 
-__all__ = ["Trainer", "load_gan"]
+__all__ = ["Trainer"]

@@ -19,25 +19,11 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from ..errors import MultiganError
+from ..errors import ConfigError, MultiganError
+from ..processes import is_main, rank, share_of, world_size  # noqa: F401  (part of this module's API)
 
 #: torchrun sets these for every process it starts
 _LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
-
-
-def world_size() -> int:
-    """Number of training processes (1 without an initialised process group)."""
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
-def rank() -> int:
-    """This process's rank (0 without an initialised process group)."""
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
-def is_main() -> bool:
-    """Whether this process writes files and logs (rank 0)."""
-    return rank() == 0
 
 
 def launched() -> bool:
@@ -51,7 +37,17 @@ def device_for(requested: str) -> torch.device:
     ``torchrun`` a bare ``"cuda"`` means this process's GPU, ``cuda:LOCAL_RANK``."""
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(requested)
+    try:
+        device = torch.device(requested)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"device {requested!r} is not a device; use auto, cpu, cuda or cuda:N") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {requested!r}: CUDA is not available on this machine "
+                          f"(torch {torch.__version__}); use --device cpu or auto")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {requested!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device {requested!r}: multigan trains on cpu or cuda")
     if device.type == "cuda" and device.index is None and launched():
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return device
@@ -90,17 +86,6 @@ def seed_process(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2 ** 32)
     torch.manual_seed(seed)
-
-
-def share_of(draw: Any, n: int) -> Tensor:
-    """This rank's ``n`` rows of ``draw(n * world_size())``: every rank draws the whole global
-    batch from the same stream and keeps its own slice, so N processes see exactly the rows one
-    process would draw for the global batch."""
-    world = world_size()
-    if world == 1:
-        return draw(n)
-    r = rank()
-    return draw(n * world)[r * n:(r + 1) * n]
 
 
 def average_gradients(params: list[Tensor]) -> None:

@@ -1,16 +1,10 @@
-"""The exponential moving average of the generator's weights, used for sampling when enabled."""
+"""The exponential moving average of the generator's weights (made by ``GAN.add_ema``), used for
+sampling when enabled."""
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
-
-
-def make_ema(generator: nn.Module) -> nn.Module:
-    """A frozen copy of ``generator`` to hold its moving average."""
-    return copy.deepcopy(generator).eval().requires_grad_(False)
 
 
 @torch.no_grad()

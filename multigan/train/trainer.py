@@ -1,43 +1,45 @@
 """The adversarial training loop shared by every family and modality.
 
-The trainer asks the GAN for its losses (``discriminator_loss``, ``generator_loss`` and any
-pre-training ``phases``) and the modality for data and sample writers; it owns everything else:
-optimisers, precision, clipping, EMA, checkpoints, logging and progress.
+The trainer asks the GAN for its losses (``discriminator_loss(batch, step)``,
+``generator_loss(batch, step)`` and any pre-training ``phases``) and the modality for data, batch
+checks and sample writers; it owns everything else: optimisers, precision, clipping, EMA,
+checkpoints, logging and progress. Its settings are :class:`multigan.TrainSettings`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
+import itertools
 import json
+import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from ..config import config_to_dict
-from ..errors import ConfigError, DataError, TrainingError
-from ..gan import GAN, Losses, Phase
+from ..errors import ConfigError, DataError, TrainingError, warn
+from ..files import link_atomic, remove_stale, save_atomic, write_bytes_atomic, write_text_atomic
+from ..gan import GAN, Losses, Phase, Step
+from ..precision import resolve_precision
 from ..registry import get_modality
+from ..runs import FORMAT, VERSION, checkpoint_dir, load_state, split_legacy_config
+from ..settings import RESUME_MUST_MATCH, TrainSettings
 from . import distributed
-from .checkpoint import (FORMAT, VERSION, checkpoint_dir, link_atomic, load_state, rng_state,
-                         save_atomic, set_rng_state, write_bytes_atomic)
+from .checkpoint import rng_state, set_rng_state
 from .data import BatchStream, first_items, to_device
-from .ema import make_ema, update_ema
+from .ema import update_ema
 from .logging import MetricsLogger
 
-PRECISIONS = ("32", "bf16-mixed", "16-mixed")
 NETWORKS = ("generator", "discriminator")
-# Config fields a resumed run may change: the schedule's length and how the same maths is
-# computed, not what is being trained.
-RESUMABLE_CHANGES = ("max_steps", "kernels", "compile")
-# Trainer settings a resumed run must share: they define the data stream it continues.
-RESUME_MUST_MATCH = ("data", "batch_size", "seed")
+# Family config fields a resumed run may change: the schedule's length, not what is trained.
+RESUMABLE_CHANGES = ("max_steps",)
 
 
 class Trainer:
@@ -47,27 +49,16 @@ class Trainer:
         gan: a GAN from :func:`multigan.build`.
         data: a built-in dataset name of the GAN's modality, a local path, or a
             ``torch.utils.data.Dataset``; None for the modality's default dataset.
-        out_dir: the run folder (``config.json``, ``metrics.jsonl``, ``checkpoints/``,
-            ``samples/``). Training resumes from its last checkpoint if there is one.
-        max_steps: generator (adversarial) steps; defaults to ``gan.config.max_steps``.
-            Pre-training phases run before them; for a GAN with phases, 0 runs the phases only
-            (resume later with more steps to continue adversarially).
-        batch_size: the global batch, split evenly among the processes of a multi-process
-            run; defaults to ``gan.config.batch_size``.
-        precision: ``"32"``, ``"bf16-mixed"`` (CPU and CUDA) or ``"16-mixed"`` (CUDA).
-        seed: seeds Python, NumPy and torch, and the data order.
-        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; under
-            ``torchrun``, ``"auto"`` and ``"cuda"`` mean this process's GPU.
-        sample_every, checkpoint_every, log_every: in steps; 0 turns periodic writing off
-            (the last step is always checkpointed and sampled).
-        n_preview: how many samples each preview writes.
-        keep_checkpoints: how many periodic checkpoints to keep (the newest; 0 keeps all).
-        num_workers: DataLoader worker processes.
-        skip_bad_files: skip unreadable data files with a warning instead of raising.
-        sync_batchnorm: normalise BatchNorm layers with the statistics of the global batch in
-            multi-process training (as one process with the whole batch would); otherwise each
-            process normalises its own share, as ``DistributedDataParallel`` does.
-        progress: show a progress bar.
+        **settings: any field of :class:`multigan.TrainSettings` (``out_dir``, ``max_steps``,
+            ``batch_size``, ``precision``, ``kernels``, ``seed``, ``device``, ...), where each is
+            documented once; an unknown name or a bad value is a :class:`ConfigError`.
+
+    ``out_dir`` (default ``runs/NAME``) receives ``config.json``, ``metrics.jsonl``,
+    ``checkpoints/`` and ``samples/``; training resumes from its last checkpoint if there is one.
+    ``max_steps`` counts adversarial steps; pre-training phases run before them (for a GAN with
+    phases, 0 runs the phases only). ``precision="auto"`` (the default) is bf16-mixed where bf16
+    is native and fp32 elsewhere (:mod:`multigan.precision`); after construction
+    :attr:`precision` holds what will run and :attr:`precision_reason` why.
 
     Started by ``torchrun`` with several processes, the trainer joins their process group
     (gloo on the CPU, NCCL on CUDA): every process trains on its share of each global batch,
@@ -76,47 +67,39 @@ class Trainer:
     :attr:`stopped_by` names the signal and :meth:`fit` returns.
     """
 
-    def __init__(self, gan: GAN, data: str | Dataset | None = None, out_dir: str | Path | None = None,
-                 max_steps: int | None = None, batch_size: int | None = None, precision: str = "32",
-                 seed: int = 0, device: str = "auto", sample_every: int = 500, checkpoint_every: int = 500,
-                 log_every: int = 10, n_preview: int = 64, keep_checkpoints: int = 5, num_workers: int = 0,
-                 skip_bad_files: bool = False, sync_batchnorm: bool = False, progress: bool = True):
+    def __init__(self, gan: GAN, data: str | Dataset | None = None, **settings: Any):
         self.gan = gan
-        self.data = data
-        self.out_dir = Path(out_dir if out_dir is not None else Path("runs") / gan.name)
-        self.max_steps = _positive("max_steps", gan.config.max_steps if max_steps is None else max_steps,
-                                   least=0 if any(p.steps for p in gan.phases(1)) else 1)
-        self.batch_size = _positive("batch_size", gan.config.batch_size if batch_size is None else batch_size)
-        for name, value in (("sample_every", sample_every), ("checkpoint_every", checkpoint_every),
-                            ("log_every", log_every), ("keep_checkpoints", keep_checkpoints),
-                            ("num_workers", num_workers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
-        _positive("n_preview", n_preview)
-        if precision not in PRECISIONS:
-            raise ConfigError(f"precision {precision!r} is not supported; allowed: {', '.join(PRECISIONS)}")
-        self.device = distributed.device_for(device)
-        if precision == "16-mixed" and self.device.type != "cuda":
-            raise ConfigError("precision '16-mixed' needs a CUDA device; on the CPU use 'bf16-mixed' or '32'")
-        self.precision, self.seed = precision, seed
-        self.sample_every, self.checkpoint_every, self.log_every = sample_every, checkpoint_every, log_every
-        self.n_preview, self.keep_checkpoints, self.num_workers = n_preview, keep_checkpoints, num_workers
-        self.skip_bad_files, self.sync_batchnorm, self.progress = skip_bad_files, sync_batchnorm, progress
+        self.dataset_object = data if isinstance(data, Dataset) else None
+        if isinstance(data, os.PathLike):
+            data = os.fspath(data)
+        if data is not None and self.dataset_object is None and not isinstance(data, str):
+            raise ConfigError(f"data must be a dataset name, a path or a torch Dataset, got {type(data).__name__}")
+        recorded = type(data).__name__ if self.dataset_object is not None else data
+        if isinstance(settings.get("out_dir"), os.PathLike):
+            settings["out_dir"] = os.fspath(settings["out_dir"])
+        self.requested = TrainSettings.from_dict({**settings, "data": recorded})
+        s = self.requested
+        has_phases = any(p.steps for p in gan.phases(1))
+        self.max_steps = _whole("max_steps", gan.config.max_steps if s.max_steps is None else s.max_steps,
+                                least=0 if has_phases else 1)
+        self.batch_size = _whole("batch_size", gan.config.batch_size if s.batch_size is None else s.batch_size)
+        self.out_dir = Path(s.out_dir if s.out_dir is not None else Path("runs") / gan.name)
+        self.device = distributed.device_for(s.device)
+        self.precision, self.precision_reason, self._precision_warning = resolve_precision(s.precision, self.device)
+        gan.use_kernels(s.kernels)
+        self.seed = s.seed
         self.step = 0
         self.rank = 0  # this process's rank in the run (set when training starts)
         self.stopped_by: str | None = None  # the signal that stopped the last fit(), if any
 
     # ------------------------------------------------------------------ settings
     @property
-    def settings(self) -> dict[str, Any]:
-        """The trainer's arguments, as recorded in ``config.json``."""
-        data = self.data if self.data is None or isinstance(self.data, str) else type(self.data).__name__
-        return {"data": data, "out_dir": str(self.out_dir), "max_steps": self.max_steps,
-                "batch_size": self.batch_size, "precision": self.precision, "seed": self.seed,
-                "sample_every": self.sample_every, "checkpoint_every": self.checkpoint_every,
-                "log_every": self.log_every, "n_preview": self.n_preview,
-                "keep_checkpoints": self.keep_checkpoints, "num_workers": self.num_workers,
-                "skip_bad_files": self.skip_bad_files, "sync_batchnorm": self.sync_batchnorm}
+    def settings(self) -> TrainSettings:
+        """The settings this trainer runs with: those asked for, with the family's defaults and
+        ``precision="auto"`` resolved (what ``config.json`` records)."""
+        return TrainSettings.from_dict({**self.requested.to_dict(), "out_dir": str(self.out_dir),
+                                        "max_steps": self.max_steps, "batch_size": self.batch_size,
+                                        "precision": self.precision})
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> GAN:
@@ -130,8 +113,8 @@ class Trainer:
         try:
             main = distributed.is_main()
             preview_batch = self.setup()
-            bar = tqdm(total=self.total, initial=self.step, disable=not (self.progress and main),
-                       unit="step", dynamic_ncols=True, desc=gan.name)
+            bar = tqdm(total=self.total, initial=self.step, disable=not (self.requested.progress and main),
+                       unit="step", dynamic_ncols=True, desc=self._phase_label(self.step))
             start_time, start_step = time.perf_counter(), self.step
             self.stopped_by = None
             with _stop_signals() as received, contextlib.closing(bar), contextlib.closing(self.logger):
@@ -140,15 +123,18 @@ class Trainer:
                     bar.update(1)
                     stop = distributed.any_rank(bool(received), self.device)
                     done = self.step == self.total or stop
-                    if _due(self.step, self.log_every) or done:
+                    s = self.requested
+                    if _due(self.step, s.log_every) or done:
                         speed = (self.step - start_step) / max(time.perf_counter() - start_time, 1e-9)
                         values = {k: v.item() for k, v in distributed.mean_over_ranks(logs).items()}
                         self.logger.log(self.step, {"phase": phase.name if phase else "adversarial",
                                                     **values, "steps_per_s": speed})
                         bar.set_postfix({k: f"{v:.3g}" for k, v in values.items() if k.endswith("loss")})
-                    if main and (_due(self.step, self.sample_every) or done):
+                    if self.step < self.total:
+                        bar.set_description(self._phase_label(self.step), refresh=False)
+                    if main and (_due(self.step, s.sample_every) or done):
                         self.write_preview(preview_batch)
-                    if _due(self.step, self.checkpoint_every) or done:
+                    if _due(self.step, s.checkpoint_every) or done:
                         self.save_checkpoint()
                     if stop:
                         self.stopped_by = received[0] if received else "a signal on another process"
@@ -161,33 +147,39 @@ class Trainer:
         gan.eval()
         return gan
 
-    def setup(self) -> Any:
+    def setup(self, repeat_batches: int | None = None) -> Any:
         """Everything before the first step: data, device, optimisers, the run folder, and the
-        last checkpoint if there is one. Returns the fixed batch previews are made from."""
-        gan, cfg = self.gan, self.gan.config
+        last checkpoint if there is one. Returns the fixed batch previews are made from.
+
+        ``repeat_batches``: train on the data's first N batches over and over, loaded, checked and
+        moved to the device once (kept in :attr:`repeated_batches`), as ``multigan bench`` does to
+        time updates without data loading."""
+        gan, cfg, s = self.gan, self.gan.config, self.requested
         main = distributed.is_main()
         self.rank = distributed.rank()
-        modality = get_modality(gan.modality)
+        self.modality = get_modality(gan.modality)
         distributed.seed_process(self.seed)
-        gan.noise = torch.Generator().manual_seed(self.seed)
+        gan.shared_rng = torch.Generator().manual_seed(self.seed)
 
-        dataset = modality.dataset(self.data, cfg, "train", self.skip_bad_files)
+        source = self.dataset_object if self.dataset_object is not None else s.data
+        dataset = self.modality.dataset(source, gan, "train", s.skip_bad_files)
         gan.attach_data(dataset)
         self.stream = BatchStream(dataset, self.batch_size, self.seed, distributed.rank(),
-                                  distributed.world_size(), self.num_workers)
-        if self.sync_batchnorm:
+                                  distributed.world_size(), s.num_workers)
+        self._batches: Iterator[Any] = self.stream
+        self.repeated_batches: list[Any] = []
+        if s.sync_batchnorm:
             distributed.sync_batchnorm(gan)
-        self.memory_format = gan.layout
         gan.place(self.device).train()
         if cfg.ema_decay > 0 and gan.generator_ema is None:
-            gan.generator_ema = make_ema(gan.generator)
-        if cfg.compile:  # in place, so state_dict keys stay those of the plain modules
+            gan.add_ema()
+        if s.compile:  # in place, so state_dict keys stay those of the plain modules
             gan.generator.compile()
             gan.discriminator.compile()
         nets = {"generator": gan.generator, "discriminator": gan.discriminator}
         adam = {"generator": dict(lr=cfg.lr_g, betas=cfg.betas_g), "discriminator": dict(lr=cfg.lr_d, betas=cfg.betas_d)}
         # fused Adam: one kernel for every parameter's update on CUDA (PyTorch's own; exact Adam)
-        fused = {"fused": True} if cfg.kernels == "fused" and self.device.type == "cuda" else {}
+        fused = {"fused": True} if s.kernels == "auto" and self.device.type == "cuda" else {}
         self.optimizers = {k: torch.optim.Adam(nets[k].parameters(), **adam[k], **fused) for k in NETWORKS}
         # One scaler per network: an overflow in D's backward must not skip or rescale G's step.
         self.scalers = {k: torch.amp.GradScaler(self.device.type, enabled=self.precision == "16-mixed")
@@ -202,24 +194,60 @@ class Trainer:
         self.n_critic = gan.critic_steps(self.stream.batches_per_epoch)
         self.total = sum(p.steps for p in self.phases) + self.max_steps
 
-        # before the logger: TensorBoard's writer makes its folder as it starts
         distributed.on_main_then_all(self._prepare_out_dir, self.device)
-        self.logger = MetricsLogger(self.out_dir, enabled=main)
         self.step = 0
         last = checkpoint_dir(self.out_dir) / "last.pt"
-        if last.is_file():
+        resumed = last.is_file()
+        if resumed:
             self._resume(load_state(last))
+        # after the resume checks, so a refused resume writes nothing (TensorBoard's writer
+        # makes its files as it starts)
+        self.logger = MetricsLogger(self.out_dir, enabled=main)
+        if resumed:
             self.logger.truncate_after(self.step)
         # every process starts from rank 0's weights, whatever each built or loaded
         distributed.broadcast_from_main([*gan.parameters(), *gan.buffers()])
         self._unsynced_buffers = distributed.batchnorm_buffers(gan)
         if main:
+            self._announce(source, resumed)
             for name, contents in gan.artifacts().items():
                 write_bytes_atomic(self.out_dir / name, contents)
-            (self.out_dir / "config.json").write_text(json.dumps(
-                {"name": gan.name, "modality": gan.modality, "config": config_to_dict(cfg),
-                 "train": self.settings}, indent=2) + "\n")
-        return to_device(first_items(dataset, self.n_preview), self.device, self.memory_format)
+            # the precision asked for (auto stays auto, so a repeat on another machine chooses
+            # for that machine), and beside it the one that ran and why; checkpoints keep the
+            # one that ran, which a resumed run keeps
+            record = {"name": gan.name, "modality": gan.modality, "config": config_to_dict(cfg),
+                      "train": {**self.settings.to_dict(), "precision": self.requested.precision},
+                      "precision": {"ran": self.precision, "reason": self.precision_reason or "asked for"}}
+            write_text_atomic(self.out_dir / "config.json", json.dumps(record, indent=2) + "\n")
+        if repeat_batches:
+            self.repeated_batches = [self.next_batch() for _ in range(repeat_batches)]
+            self._batches = itertools.cycle(self.repeated_batches)
+        preview = first_items(dataset, s.n_preview)
+        self.modality.check_batch(preview, gan)
+        return to_device(preview, self.device, gan.layout)
+
+    def _announce(self, source: Any, resumed: bool) -> None:
+        """Say what will happen: the precision (and why), each phase, the adversarial steps."""
+        gan, say = self.gan, _say
+        if resumed:
+            say(f"resuming {self.out_dir} from step {self.step}")
+        data = source if source is not None else f"{self.modality.default_data} (built-in)"
+        say(f"training {gan.name} on {data} into {self.out_dir}: batch {self.batch_size}, seed {self.seed}, "
+            f"kernels {gan.kernels}")
+        say(f"precision: {self.precision}" + (f" ({self.precision_reason})" if self.precision_reason else ""))
+        if self._precision_warning:
+            warn(self._precision_warning)
+        for phase in self.phases:
+            if phase.steps:
+                what = phase.trains or f"{phase.network} only"
+                say(f"phase {phase.name}: {_count(phase.steps, 'step')} of {what}")
+        say(f"adversarial: {_count(self.max_steps, 'step')}, each {_count(self.n_critic, 'D update')} and 1 G update"
+            + (" (after the phases above)" if any(p.steps for p in self.phases) else ""))
+
+    def _phase_label(self, step: int) -> str:
+        """The progress bar's label at ``step``: the family and the phase it is in."""
+        phase = _phase_at(self.phases, step)
+        return f"{self.gan.name} {phase.name if phase else 'adversarial'}"
 
     def train_step(self) -> tuple[Phase | None, dict[str, torch.Tensor]]:
         """One step after :meth:`setup`: a pre-training phase's update, or ``n_critic``
@@ -235,30 +263,36 @@ class Trainer:
         return phase, logs
 
     def adversarial_updates(self) -> dict[str, torch.Tensor]:
-        """``n_critic`` discriminator updates and one generator update; returns their logs."""
+        """``n_critic`` discriminator updates and one generator update; returns their logs.
+
+        With one critic step and a family that :attr:`~multigan.GAN.shares_fakes`, both updates
+        take one real batch and one :class:`~multigan.gan.Step` holding one fake batch; otherwise
+        every update takes its own batch and a fresh step."""
         gan = self.gan
         if gan.shares_fakes and self.n_critic == 1:
-            # one real batch and one generator forward for both updates (see GAN.shares_fakes)
             batch = self.next_batch()
             with self._autocast():
-                fake = gan.fake_batch(batch)
-            return {**self.update("discriminator", functools.partial(gan.discriminator_loss, fake=fake),
-                                  prefix="d", batch=batch),
-                    **self.update("generator", functools.partial(gan.generator_loss, fake=fake),
-                                  prefix="g", batch=batch)}
+                step = Step(fake=gan.fake_batch(batch))
+            return {**self.update("discriminator", gan.discriminator_loss, prefix="d", batch=batch, step=step),
+                    **self.update("generator", gan.generator_loss, prefix="g", batch=batch, step=step)}
         for _ in range(self.n_critic):
             logs_d = self.update("discriminator", gan.discriminator_loss, prefix="d")
         return {**logs_d, **self.update("generator", gan.generator_loss, prefix="g")}
 
     def next_batch(self) -> Any:
-        """The data stream's next batch, on the device."""
-        return to_device(next(self.stream), self.device, self.memory_format)
+        """The data's next batch, checked by the modality, on the device."""
+        batch = next(self._batches)
+        if self.repeated_batches:
+            return batch  # checked and moved when first drawn
+        self.modality.check_batch(batch, self.gan)
+        return to_device(batch, self.device, self.gan.layout)
 
-    def update(self, network: str, loss_fn: Callable[[Any], Losses], prefix: str,
-                optimizer_name: str | None = None, batch: Any = None) -> dict[str, torch.Tensor]:
-        """One step of ``network`` on ``loss_fn(batch)`` (by default the stream's next batch)
-        with the optimiser named ``optimizer_name`` (by default the network's); returns detached
-        logs."""
+    def update(self, network: str, loss_fn: Callable[[Any, Step], Losses], prefix: str,
+               optimizer_name: str | None = None, batch: Any = None, step: Step | None = None
+               ) -> dict[str, torch.Tensor]:
+        """One step of ``network`` on ``loss_fn(batch, step)`` (by default the data's next batch
+        and a fresh :class:`~multigan.gan.Step`) with the optimiser named ``optimizer_name`` (by
+        default the network's); returns detached logs."""
         other = self._nets[NETWORKS[1 - NETWORKS.index(network)]]
         frozen = [p for p in other.parameters() if p.requires_grad]
         for p in frozen:  # the other network's weight gradients would be thrown away
@@ -267,7 +301,7 @@ class Trainer:
             if batch is None:
                 batch = self.next_batch()
             with self._autocast():
-                out = loss_fn(batch)
+                out = loss_fn(batch, step if step is not None else Step())
             loss = out["loss"]
             finite = bool(torch.isfinite(loss).all())
             if distributed.any_rank(not finite, self.device):  # every process stops together
@@ -315,31 +349,28 @@ class Trainer:
             probe = self.out_dir / ".write-test"
             probe.write_text("")
             probe.unlink()
-            # a write cut short by a kill leaves its temporary file (the checkpoint it was to
-            # replace is whole): nothing reads these, and one trainer writes a run at a time
-            for stale in checkpoint_dir(self.out_dir).glob(".*.tmp-*"):
-                stale.unlink(missing_ok=True)
+            remove_stale(checkpoint_dir(self.out_dir))
         except OSError as exc:
             raise DataError(f"output folder {str(self.out_dir)!r} cannot be written: {exc}") from exc
 
     def write_preview(self, batch: Any) -> list[Path]:
         """Write the GAN's preview samples as ``samples/step-NNNNNN.<ext>``."""
-        samples = self.gan.preview(batch, self.n_preview)
-        writer = get_modality(self.gan.modality).write_samples
-        return writer(samples, self.out_dir / "samples" / f"step-{self.step:06d}", self.gan)
+        samples = self.gan.preview(batch, self.requested.n_preview)
+        return self.modality.write_samples(samples, self.out_dir / "samples" / f"step-{self.step:06d}", self.gan)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a resumed run needs to take the same next steps."""
         gan = self.gan
         return {
             "format": FORMAT, "version": VERSION, "name": gan.name, "modality": gan.modality,
-            "config": config_to_dict(gan.config), "train": self.settings, "step": self.step,
+            "config": config_to_dict(gan.config), "train": self.settings.to_dict(), "step": self.step,
             "generator": gan.generator.state_dict(), "discriminator": gan.discriminator.state_dict(),
             "generator_ema": None if gan.generator_ema is None else gan.generator_ema.state_dict(),
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
             "data_position": self.stream.position, "world_size": distributed.world_size(),
-            "noise": gan.noise.get_state() if gan.noise is not None else None,
+            "shared_rng": gan.shared_rng.get_state() if gan.shared_rng is not None else None,
+            "artifacts": {k: torch.frombuffer(bytearray(v), dtype=torch.uint8) for k, v in gan.artifacts().items()},
             # rank 0's random states, then the other ranks' (a resumed run on as many processes
             # continues each one's stream)
             "rng": rng_state(), "rng_other_ranks": distributed.gather_objects(rng_state())[1:],
@@ -355,8 +386,9 @@ class Trainer:
             return path
         save_atomic(state, path)
         link_atomic(path, folder / "last.pt")
-        if self.keep_checkpoints:
-            for old in sorted(folder.glob("step-*.pt"))[:-self.keep_checkpoints]:
+        keep = self.requested.keep_checkpoints
+        if keep:
+            for old in sorted(folder.glob("step-*.pt"))[:-keep]:
                 old.unlink()  # last.pt is a link of its own, so the newest file stays
         return path
 
@@ -365,17 +397,31 @@ class Trainer:
         if state["name"] != gan.name:
             raise ConfigError(f"{self.out_dir} holds a {state['name']!r} run, not {gan.name!r}; "
                               "choose another output folder")
+        saved_config, saved_train = split_legacy_config(state["config"], state.get("train"))
         mine = config_to_dict(gan.config)
-        changed = sorted(k for k in set(mine) | set(state["config"])
-                         if k not in RESUMABLE_CHANGES and mine.get(k) != state["config"].get(k))
-        settings = self.settings
-        changed += [k for k in RESUME_MUST_MATCH if settings[k] != state["train"].get(k)]
+        changed = sorted(k for k in set(mine) | set(saved_config)
+                         if k not in RESUMABLE_CHANGES and mine.get(k) != saved_config.get(k))
+        settings = self.settings.to_dict()
+        changed += [k for k in RESUME_MUST_MATCH if settings[k] != saved_train.get(k)]
         if changed:
-            was = {**state["config"], **state["train"]}
+            was = {**saved_config, **saved_train}
             now = {**mine, **settings}
             diffs = ", ".join(f"{k}: {was.get(k)!r} -> {now.get(k)!r}" for k in changed)
             raise ConfigError(f"{self.out_dir} holds a run with other settings ({diffs}); "
                               "choose another output folder or keep the run's settings")
+        if state["step"] > self.total:
+            before = self.total - self.max_steps
+            raise ConfigError(f"{self.out_dir} is already at step {state['step']}, past the {self.total} steps asked "
+                              f"for (max_steps {self.max_steps}" + (f" after {before} pre-training steps" if before else "")
+                              + f"); ask for max_steps >= {state['step'] - before} to continue it, or choose another "
+                              "output folder")
+        if self.requested.precision == "auto" and saved_train.get("precision") not in (None, "auto"):
+            # the run keeps the precision it started with, unless another is asked for explicitly
+            self.precision, self.precision_reason, self._precision_warning = resolve_precision(
+                saved_train["precision"], self.device)
+            self.precision_reason = "the precision this run started with"
+            self.scalers = {k: torch.amp.GradScaler(self.device.type, enabled=self.precision == "16-mixed")
+                            for k in NETWORKS}
         gan.generator.load_state_dict(state["generator"])
         gan.discriminator.load_state_dict(state["discriminator"])
         if gan.generator_ema is not None and state["generator_ema"] is not None:
@@ -386,8 +432,9 @@ class Trainer:
             self.scalers[k].load_state_dict(state["scalers"][k])
         self.step = state["step"]
         self.stream.position = state["data_position"]
-        if state.get("noise") is not None:
-            gan.noise.set_state(state["noise"])
+        shared = state.get("shared_rng", state.get("noise"))  # "noise": its name in older checkpoints
+        if shared is not None:
+            gan.shared_rng.set_state(shared)
         rank, others = distributed.rank(), state.get("rng_other_ranks", [])
         if rank == 0:
             set_rng_state(state["rng"])
@@ -397,10 +444,19 @@ class Trainer:
             distributed.seed_process(self.seed + self.step)
 
 
-def _positive(name: str, value: Any, least: int = 1) -> int:
+def _whole(name: str, value: Any, least: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ConfigError(f"{name} must be a whole number >= {least}, got {value!r}")
     return value
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
+def _say(line: str) -> None:
+    """One line about what training will do, on stderr beside the progress bar."""
+    print(f"multigan: {line}", file=sys.stderr, flush=True)
 
 
 def _due(step: int, every: int) -> bool:

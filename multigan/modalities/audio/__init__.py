@@ -2,54 +2,58 @@
 WAV and spectrogram-PNG writers, pitch and vocoder metrics; and its families, WaveGAN and
 MelGAN.
 
-A config with a ``mel`` field (MelGAN's) marks a vocoder: its data are ``(mel, waveform)``
-pairs, its condition files are read into mels, and it is scored as a vocoder.
+A family implements :class:`AudioGAN`, whose ``condition`` shapes everything here: a vocoder
+(``"mel"``) trains on ``(mel, waveform)`` pairs, reads condition files into mels and is scored
+as a vocoder; a class-conditional family (``"label"``) trains on ``(waveform, label)`` pairs.
 """
 
 from ...errors import ConfigError
 from ...modality import Modality
 from ...registry import register_modality
-from . import melgan, wavegan  # noqa: F401  (register the families)
-from .data import AudioFolder, MelPairs, notes, read_audio
+from .contract import AudioGAN
+from .data import AudioFolder, LabelledAudio, MelPairs, check_audio_batch, notes, read_audio
 from .features import MelSpectrogram
 from .io import write_audio_samples
-from .metrics import evaluate_pitch, evaluate_vocoder
+from .metrics import evaluate_labelled, evaluate_pitch, evaluate_vocoder
+from . import melgan, wavegan  # noqa: F401,E402  (register the families)
 
 
-def _is_vocoder(config) -> bool:
-    return hasattr(config, "mel")
+def _shaped(dataset, gan: AudioGAN):
+    """Waveforms as the family's condition asks for them."""
+    if gan.condition == "mel":
+        return MelPairs(dataset, gan.mel_config)
+    if gan.condition == "label":
+        return LabelledAudio(dataset)
+    return dataset
 
 
-def _shaped(dataset, config):
-    return MelPairs(dataset, config.mel) if _is_vocoder(config) else dataset
+def _notes(gan: AudioGAN, split: str):
+    return _shaped(notes(split, gan.sample_rate, gan.segment_length), gan)
 
 
-def _notes(config, split):
-    return _shaped(notes(split, config.sample_rate, config.segment_length), config)
+def _folder(path, gan: AudioGAN, split, skip_bad_files):
+    return _shaped(AudioFolder(path, gan.sample_rate, gan.segment_length, skip_bad_files=skip_bad_files), gan)
 
 
-def _folder(path, config, split, skip_bad_files):
-    return _shaped(AudioFolder(path, config.sample_rate, config.segment_length,
-                               skip_bad_files=skip_bad_files), config)
-
-
-def _evaluate(gan, data, n_samples, seed):
-    score = evaluate_vocoder if _is_vocoder(gan.config) else evaluate_pitch
+def _evaluate(gan: AudioGAN, data, n_samples, seed):
+    score = {"mel": evaluate_vocoder, "label": evaluate_labelled}.get(gan.condition, evaluate_pitch)
     return score(gan, data, n_samples, seed)
 
 
-def _read_condition(path, config):
+def _read_condition(path, gan: AudioGAN):
     """An audio file's log-mel (1, n_mels, frames), for resynthesis through a vocoder."""
-    if not _is_vocoder(config):
-        raise ConfigError("--cond is for vocoders (MelGAN); this family is unconditional")
-    wav = read_audio(path, config.sample_rate)
-    wav = wav[..., : wav.shape[-1] - wav.shape[-1] % config.mel.hop_length]
-    return MelSpectrogram(config.mel)(wav[None])
+    if gan.condition != "mel":
+        raise ConfigError(f"--cond is for vocoders (MelGAN); {gan.name or 'this family'} is conditioned on "
+                          f"{gan.condition!r}")
+    mel_config = gan.mel_config
+    wav = read_audio(path, gan.sample_rate)
+    wav = wav[..., : wav.shape[-1] - wav.shape[-1] % mel_config.hop_length]
+    return MelSpectrogram(mel_config)(wav[None])
 
 
-def _seconds(batch, config) -> float:
-    wave = batch[1] if isinstance(batch, (tuple, list)) else batch  # (mel, waveform) pairs or waveforms
-    return wave.shape[0] * wave.shape[-1] / config.sample_rate
+def _seconds(batch, gan: AudioGAN) -> float:
+    wave = batch[1] if gan.condition == "mel" else batch[0] if gan.condition == "label" else batch
+    return wave.shape[0] * wave.shape[-1] / gan.sample_rate
 
 
 AUDIO = register_modality(Modality(
@@ -58,8 +62,11 @@ AUDIO = register_modality(Modality(
     datasets={"notes": _notes},
     load_path=_folder,
     write_samples=write_audio_samples,
+    check_batch=check_audio_batch,
     evaluate=_evaluate,
     read_condition=_read_condition,
     unit="seconds of audio",
     batch_units=_seconds,
 ))
+
+__all__ = ["AUDIO", "AudioGAN"]

@@ -7,7 +7,6 @@ sample rate.
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,8 @@ import torchaudio
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ...errors import ConfigError, DataError
-from ...modality import check_batch
+from ...errors import ConfigError, DataError, warn
+from ...modality import check_float_batch
 from .features import MelConfig, MelSpectrogram
 
 #: The pitches of ``notes`` as MIDI note numbers: the C major scale from middle C (C4) to C5.
@@ -258,7 +257,7 @@ class AudioFolder(Dataset):
                 raise DataError(f"audio file {str(path)!r} {problem}; fix or remove it, or pass "
                                 "skip_bad_files=True to skip such files")
             else:
-                warnings.warn(f"skipping audio file {str(path)!r}: it {problem}", stacklevel=2)
+                warn(f"skipping audio file {str(path)!r}: it {problem}")
         if not self.files:
             raise DataError(f"audio folder {str(root)!r} has no readable audio files")
         self._bad: set[int] = set()   # files found bad while reading (skip_bad_files): warned once
@@ -278,7 +277,7 @@ class AudioFolder(Dataset):
                 if not self.skip_bad_files:
                     raise
                 self._bad.add(j)
-                warnings.warn(f"skipping: {exc}", stacklevel=2)
+                warn(f"skipping: {exc}")
         raise DataError(f"audio folder {self.source!r} has no file that can be decoded")
 
 
@@ -303,7 +302,55 @@ class MelPairs(Dataset):
         return mel, wav
 
 
-def check_audio_batch(batch: Tensor, segment_length: int, family: str) -> Tensor:
+class LabelledAudio(Dataset):
+    """``(wav, label)`` pairs for class-conditional families: ``wav`` from ``dataset`` and its
+    class index from ``dataset.labels`` (the built-in notes: the pitch)."""
+
+    def __init__(self, dataset: Dataset):
+        labels = getattr(dataset, "labels", None)
+        source = getattr(dataset, "source", type(dataset).__name__)
+        if labels is None:
+            raise DataError(f"audio data {source!r} has no class labels; a class-conditional family trains on "
+                            "labelled data such as the built-in notes (their pitch)")
+        self.dataset, self.labels, self.source = dataset, labels, source
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        return self.dataset[i], self.labels[i]
+
+
+def check_waveforms(batch, segment_length: int, family: str) -> Tensor:
     """Raise :class:`DataError` unless ``batch`` is a float tensor (N, 1, segment_length)."""
-    return check_batch(batch, (1, segment_length), family, "audio",
-                       "build it with segment_length matching the data (mono waveforms)")
+    return check_float_batch(batch, (1, segment_length), family, "audio",
+                             "build it with segment_length matching the data (mono waveforms)")
+
+
+def check_audio_batch(batch, gan) -> None:
+    """Raise :class:`DataError` unless ``batch`` is what an :class:`AudioGAN` trains on: waveforms,
+    ``(mel, waveform)`` pairs for a vocoder, or ``(waveform, label)`` pairs (see its ``condition``)."""
+    family = gan.name or type(gan).__name__
+    if gan.condition == "none":
+        check_waveforms(batch, gan.segment_length, family)
+        return
+    what = "(mel, waveform)" if gan.condition == "mel" else "(waveform, label)"
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise DataError(f"{family} is conditioned on a {gan.condition} and expects {what} pairs, "
+                        f"got {type(batch).__name__}")
+    if gan.condition == "mel":
+        mel, wav = batch
+        check_waveforms(wav, gan.segment_length, family)
+        n_mels = gan.mel_config.n_mels
+        if not isinstance(mel, Tensor) or mel.dim() != 3 or mel.shape[1] != n_mels:
+            got = tuple(mel.shape) if isinstance(mel, Tensor) else type(mel).__name__
+            raise DataError(f"{family} expects mels of shape (N, {n_mels}, frames), got {got}")
+    else:
+        wav, labels = batch
+        check_waveforms(wav, gan.segment_length, family)
+        if not isinstance(labels, Tensor) or labels.dtype != torch.long or labels.dim() != 1:
+            raise DataError(f"{family} expects int64 class labels (N,), got "
+                            f"{getattr(labels, 'dtype', type(labels).__name__)}")
+        if labels.numel() and not 0 <= int(labels.min()) <= int(labels.max()) < gan.num_classes:
+            raise DataError(f"labels range over [{int(labels.min())}, {int(labels.max())}] but {family} has "
+                            f"{gan.num_classes} classes")

@@ -75,7 +75,7 @@ def save_spectrogram_png(wav: Tensor | np.ndarray, path: str | Path, sample_rate
 def write_audio_samples(samples: Tensor, stem: Path, gan) -> list[Path]:
     """The audio modality's sample writer: for samples (N, 1, T), ``<stem>.wav`` and
     ``<stem>.png`` when N is 1, else ``<stem>-000.wav``, ``<stem>-000.png``, ... per sample,
-    at ``gan.config.sample_rate``."""
+    at ``gan.sample_rate``."""
     stem = Path(stem)
     if stem.suffix.lower() in (".wav", ".png"):
         stem = stem.with_suffix("")
@@ -83,6 +83,6 @@ def write_audio_samples(samples: Tensor, stem: Path, gan) -> list[Path]:
     written = []
     for i, wav in enumerate(samples):
         name = stem.name if len(samples) == 1 else f"{stem.name}-{i:03d}"
-        written.append(save_wav(wav, stem.with_name(name + ".wav"), gan.config.sample_rate))
-        written.append(save_spectrogram_png(wav, stem.with_name(name + ".png"), gan.config.sample_rate))
+        written.append(save_wav(wav, stem.with_name(name + ".wav"), gan.sample_rate))
+        written.append(save_spectrogram_png(wav, stem.with_name(name + ".png"), gan.sample_rate))
     return written

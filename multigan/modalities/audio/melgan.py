@@ -20,22 +20,22 @@ from torch.nn.utils.parametrizations import weight_norm
 from ... import losses
 from ...config import GANConfig, make_config, option
 from ...errors import ConfigError
-from ...gan import GAN, Losses, Phase, kernel_impl
+from ...gan import Losses, Phase, Step
 from ...kernels import adversarial_loss
 from ...layers import Act, Conv1dAct
 from ...registry import register_model
-from .data import check_audio_batch
+from .contract import AudioGAN
 from .features import STFT_RESOLUTIONS, MelConfig, MelSpectrogram, multi_resolution_stft_distance
 
 N_PREVIEW = 8
 LRELU = 0.2  # every LeakyReLU's negative slope
 
 
-def _conv(*args, act: str | None = None, impl: str = "auto", **kwargs) -> nn.Module:
+def _conv(*args, act: str | None = None, **kwargs) -> nn.Module:
     """A weight-normed Conv1d; with ``act``, its bias and that activation fused (LeakyReLU 0.2)."""
     if act is None:
         return weight_norm(nn.Conv1d(*args, **kwargs))
-    return weight_norm(Conv1dAct(*args, act=act, alpha=LRELU if act == "lrelu" else None, impl=impl, **kwargs))
+    return weight_norm(Conv1dAct(*args, act=act, alpha=LRELU if act == "lrelu" else None, **kwargs))
 
 
 def _conv_transpose(*args, **kwargs) -> nn.Module:
@@ -104,11 +104,11 @@ class MelGANConfig(GANConfig):
 class ResidualStack(nn.Module):
     """Residual blocks with dilations 1, 3, 9, ...: LReLU, dilated conv 3, LReLU, conv 1."""
 
-    def __init__(self, channels: int, n_layers: int, impl: str = "auto"):
+    def __init__(self, channels: int, n_layers: int):
         super().__init__()
         self.blocks = nn.ModuleList(nn.Sequential(
-            Act("lrelu", LRELU, impl), nn.ReflectionPad1d(3 ** i),
-            _conv(channels, channels, 3, dilation=3 ** i, act="lrelu", impl=impl),
+            Act("lrelu", LRELU), nn.ReflectionPad1d(3 ** i),
+            _conv(channels, channels, 3, dilation=3 ** i, act="lrelu"),
             _conv(channels, channels, 1)) for i in range(n_layers))
         self.shortcuts = nn.ModuleList(_conv(channels, channels, 1) for _ in range(n_layers))
 
@@ -121,19 +121,18 @@ class ResidualStack(nn.Module):
 class MelGANGenerator(nn.Module):
     """log-mel (N, n_mels, frames) -> waveforms (N, 1, frames * hop) in [-1, 1]."""
 
-    def __init__(self, n_mels: int, ratios: tuple[int, ...], width: int, residual_layers: int,
-                 impl: str = "auto"):
+    def __init__(self, n_mels: int, ratios: tuple[int, ...], width: int, residual_layers: int):
         super().__init__()
         ch = width * 2 ** len(ratios)
         # the first convolution's LeakyReLU is fused into it; later ones act on residual sums
-        layers: list[nn.Module] = [nn.ReflectionPad1d(3), _conv(n_mels, ch, 7, act="lrelu", impl=impl)]
+        layers: list[nn.Module] = [nn.ReflectionPad1d(3), _conv(n_mels, ch, 7, act="lrelu")]
         for i, r in enumerate(ratios):
             if i:
-                layers.append(Act("lrelu", LRELU, impl))
+                layers.append(Act("lrelu", LRELU))
             layers += [_conv_transpose(ch, ch // 2, 2 * r, r, padding=r // 2 + r % 2, output_padding=r % 2),
-                       ResidualStack(ch // 2, residual_layers, impl)]
+                       ResidualStack(ch // 2, residual_layers)]
             ch //= 2
-        layers += [Act("lrelu", LRELU, impl), nn.ReflectionPad1d(3), _conv(ch, 1, 7, act="tanh", impl=impl)]
+        layers += [Act("lrelu", LRELU), nn.ReflectionPad1d(3), _conv(ch, 1, 7, act="tanh")]
         self.net = nn.Sequential(*layers)
 
     def forward(self, mel: Tensor) -> Tensor:
@@ -143,17 +142,17 @@ class MelGANGenerator(nn.Module):
 class ScaleDiscriminator(nn.Module):
     """One MelGAN discriminator: grouped strided convolutions; returns every layer's output."""
 
-    def __init__(self, width: int, n_layers: int, stride: int, impl: str = "auto"):
+    def __init__(self, width: int, n_layers: int, stride: int):
         super().__init__()
-        layers = [nn.Sequential(nn.ReflectionPad1d(7), _conv(1, width, 15, act="lrelu", impl=impl))]
+        layers = [nn.Sequential(nn.ReflectionPad1d(7), _conv(1, width, 15, act="lrelu"))]
         ch = width
         for _ in range(n_layers):
             out = min(ch * stride, 1024)
             layers.append(_conv(ch, out, stride * 10 + 1, stride, padding=stride * 5, groups=ch // 4,
-                                act="lrelu", impl=impl))
+                                act="lrelu"))
             ch = out
         out = min(ch * 2, 1024)
-        layers.append(_conv(ch, out, 5, padding=2, act="lrelu", impl=impl))
+        layers.append(_conv(ch, out, 5, padding=2, act="lrelu"))
         layers.append(_conv(out, 1, 3, padding=1))
         self.layers = nn.ModuleList(layers)
 
@@ -169,9 +168,9 @@ class MultiScaleDiscriminator(nn.Module):
     """``num_d`` discriminators on the waveform average-pooled by 1, 2, 4, ...; returns, per
     scale, the list of layer outputs (the last is the score map)."""
 
-    def __init__(self, num_d: int, width: int, n_layers: int, stride: int, impl: str = "auto"):
+    def __init__(self, num_d: int, width: int, n_layers: int, stride: int):
         super().__init__()
-        self.scales = nn.ModuleList(ScaleDiscriminator(width, n_layers, stride, impl) for _ in range(num_d))
+        self.scales = nn.ModuleList(ScaleDiscriminator(width, n_layers, stride) for _ in range(num_d))
         self.pool = nn.AvgPool1d(4, stride=2, padding=1, count_include_pad=False)
 
     def forward(self, x: Tensor) -> list[list[Tensor]]:
@@ -183,21 +182,31 @@ class MultiScaleDiscriminator(nn.Module):
         return outputs
 
 
-class MelGAN(GAN):
+class MelGAN(AudioGAN):
     """MelGAN: conditional on mel spectrograms; ``sample(cond=mel)`` vocodes."""
 
     config: MelGANConfig
+    condition = "mel"
     shares_fakes = True
 
     def __init__(self, config: MelGANConfig):
-        impl = kernel_impl(config)
         super().__init__(config,
                          MelGANGenerator(config.mel.n_mels, config.upsample_ratios, config.g_width,
-                                         config.residual_layers, impl),
-                         MultiScaleDiscriminator(config.num_d, config.d_width, config.d_layers, config.d_stride,
-                                                 impl))
+                                         config.residual_layers),
+                         MultiScaleDiscriminator(config.num_d, config.d_width, config.d_layers, config.d_stride))
         self.mel = MelSpectrogram(config.mel)
-        self._shared_real_features: tuple[Tensor, list[list[Tensor]]] | None = None
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.mel.sample_rate
+
+    @property
+    def segment_length(self) -> int:
+        return self.config.segment_length
+
+    @property
+    def mel_config(self) -> MelConfig:
+        return self.config.mel
 
     def generate(self, n: int | None, *, cond: Tensor | None, rng: torch.Generator) -> Tensor:
         if cond is None:
@@ -215,45 +224,41 @@ class MelGAN(GAN):
         mel, _ = batch
         return self.sample(cond=mel[:min(n, N_PREVIEW)])
 
-    def _batch(self, batch) -> tuple[Tensor, Tensor]:
-        mel, wav = batch
-        return mel, check_audio_batch(wav, self.config.segment_length, "melgan")
-
-    def stft_loss(self, batch) -> Losses:
+    def stft_loss(self, batch, step: Step) -> Losses:
         """G alone, fitted by the multi-resolution STFT loss (the warm-up phase)."""
-        mel, real = self._batch(batch)
+        mel, real = batch
         return {"loss": multi_resolution_stft_distance(self.generator(mel), real)}
 
     def phases(self, batches_per_epoch: int) -> list[Phase]:
         steps = self.config.stft_warmup_steps
-        return [Phase("stft_warmup", "generator", steps, self.stft_loss)] if steps else []
+        return [Phase("stft_warmup", "generator", steps, self.stft_loss,
+                      trains="G alone on the multi-resolution STFT loss")] if steps else []
 
     def fake_batch(self, batch) -> Tensor:
         """The vocoded waveforms of ``batch``'s mels."""
-        mel, _ = self._batch(batch)
+        mel, _ = batch
         return self.generator(mel)
 
-    def discriminator_loss(self, batch, fake: Tensor | None = None) -> Losses:
-        """The hinge loss summed over scales. In a shared step (``fake`` given), D's features of
-        the real batch are kept, detached, as the feature-matching targets of the generator
-        update that follows on the same fakes: they come from D before its update, as in the
-        reference training loop, and D need not score the real batch a second time."""
-        _, real = self._batch(batch)
-        real_out, fake_out = self.discriminator(real), self.discriminator(self.discriminator_fakes(batch, fake))
-        if fake is not None:
-            self._shared_real_features = (fake, [[t.detach() for t in out[:-1]] for out in real_out])
+    def discriminator_loss(self, batch, step: Step) -> Losses:
+        """The hinge loss summed over scales. In a shared step (``step.fake`` given), D's features
+        of the real batch are kept, detached, in ``step.kept`` as the feature-matching targets of
+        the generator update that follows on the same fakes: they come from D before its
+        update, as in the reference training loop, and D need not score the real batch again."""
+        _, real = batch
+        real_out, fake_out = self.discriminator(real), self.discriminator(self.discriminator_fakes(batch, step))
+        if step.fake is not None:
+            step.kept["real_features"] = [[t.detach() for t in out[:-1]] for out in real_out]
         loss = sum(adversarial_loss(r[-1], f[-1], "hinge", impl=self.impl) for r, f in zip(real_out, fake_out))
         return {"loss": loss}
 
-    def generator_loss(self, batch, fake: Tensor | None = None) -> Losses:
-        """Hinge, feature matching against D's real features (those D's update computed for
-        these very fakes, else the current D's) and, when weighted, the multi-resolution STFT
-        loss."""
+    def generator_loss(self, batch, step: Step) -> Losses:
+        """Hinge, feature matching against D's real features (those D's loss kept in this step,
+        else the current D's) and, when weighted, the multi-resolution STFT loss."""
         c = self.config
-        _, real = self._batch(batch)
-        real_features = self._take_shared_real_features(fake)
-        fake = self.generator_fakes(batch, fake)
+        _, real = batch
+        fake = self.generator_fakes(batch, step)
         fake_out = self.discriminator(fake)
+        real_features = step.kept.get("real_features")
         if real_features is None:
             with torch.no_grad():
                 real_features = [out[:-1] for out in self.discriminator(real)]
@@ -269,13 +274,8 @@ class MelGAN(GAN):
             out["stft"] = stft
         return out
 
-    def _take_shared_real_features(self, fake: Tensor | None) -> list[list[Tensor]] | None:
-        """The real features D's loss kept for exactly these fakes (once), else None."""
-        kept, self._shared_real_features = self._shared_real_features, None
-        return kept[1] if kept is not None and fake is not None and kept[0] is fake else None
 
-
-@register_model("melgan", modality="audio")
+@register_model("melgan", modality="audio", config=MelGANConfig)
 def melgan(**overrides) -> MelGAN:
     """MelGAN with the paper's defaults (80-band log-mel at 22,050 Hz, hop 256)."""
     return MelGAN(make_config(MelGANConfig, overrides))

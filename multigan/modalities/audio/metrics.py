@@ -148,7 +148,7 @@ def evaluate_pitch(gan, data: str | None, n_samples: int | None = None, seed: in
         raise ConfigError(f"pitch metrics are defined on the built-in notes dataset (its pitch classifier "
                           f"gives the classes); this run trained on {data!r}")
     n = 1000 if n_samples is None else n_samples
-    rate, length = gan.config.sample_rate, gan.config.segment_length
+    rate, length = gan.sample_rate, gan.segment_length
     classifier = pitch_classifier(rate, length, gan.device)
     fake, fake_probs = _classify(classifier, sample_in_chunks(gan, n, seed, CHUNK))
     real, real_probs = _classify(classifier, _real_notes(rate, length, n))
@@ -191,7 +191,7 @@ def evaluate_vocoder(gan, data: str | None, n_samples: int | None = None, seed: 
     not train on to measure held-out quality.
     """
     n = 64 if n_samples is None else n_samples
-    mel_config, length, device = gan.config.mel, gan.config.segment_length, gan.device
+    mel_config, length, device = gan.mel_config, gan.segment_length, gan.device
     front = MelSpectrogram(mel_config).to(device)
     real = _held_out_audio(data, mel_config.sample_rate, length, n, seed).to(device)
     real_mel = front(real)
@@ -202,3 +202,27 @@ def evaluate_vocoder(gan, data: str | None, n_samples: int | None = None, seed: 
         metrics["stft_distance" + suffix] = float(multi_resolution_stft_distance(fake, real))
         metrics["mel_l1" + suffix] = float((front(fake) - real_mel).abs().mean())
     return {**metrics, "n_samples": len(real)}
+
+
+@torch.no_grad()
+def evaluate_labelled(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict[str, float]:
+    """For a class-conditional audio GAN trained on notes (its labels the pitches):
+    ``label_accuracy``, the share of ``n_samples`` (default 1,000) samples, asked for the labels
+    0, 1, ..., 7, 0, ... in turn, that the pitch classifier hears as the asked pitch;
+    ``label_accuracy_real``, the same on real held-out notes (the ceiling); and
+    ``label_accuracy_untrained`` for an untrained generator (chance: about 1/8)."""
+    if data not in (None, "notes"):
+        raise ConfigError(f"label metrics are defined on the built-in notes dataset (the pitch classifier "
+                          f"names the classes); this run trained on {data!r}")
+    n = 1000 if n_samples is None else n_samples
+    rate, length = gan.sample_rate, gan.segment_length
+    classifier = pitch_classifier(rate, length, gan.device)
+    asked = torch.arange(n) % len(PITCHES)
+    real_set = notes("test", sample_rate=rate, segment_length=length, size=n)
+    _, real_probs = _classify(classifier, _real_notes(rate, length, n))
+    metrics = {"label_accuracy_real": float((real_probs.argmax(1) == real_set.labels).float().mean())}
+    for suffix, model in (("", gan), ("_untrained", untrained_like(gan, seed))):
+        chunks = [model.sample(cond=labels, seed=seed + i) for i, labels in enumerate(asked.split(CHUNK))]
+        _, probs = _classify(classifier, chunks)
+        metrics["label_accuracy" + suffix] = float((probs.argmax(1) == asked).float().mean())
+    return {**metrics, "n_samples": n}

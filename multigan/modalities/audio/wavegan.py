@@ -15,11 +15,11 @@ from torch import Tensor, nn
 
 from ... import losses
 from ...config import GANConfig, make_config, option
-from ...gan import LatentGAN, Losses, kernel_impl
+from ...gan import LatentGAN, Losses, Step
 from ...kernels import adversarial_loss, phase_shuffle
 from ...layers import Act, Conv1dAct, ConvTranspose1dAct
 from ...registry import register_model
-from .data import check_audio_batch
+from .contract import AudioGAN
 
 KERNEL, STRIDE, PAD = 25, 4, 11  # "same"-style padding: a stride-4 layer maps L to L / 4 exactly
 # Layer strides for each output length; the first layer starts from 16 samples. 16,384 is the
@@ -57,12 +57,12 @@ def _width(d: int, segment_length: int) -> int:
 class WaveGANGenerator(nn.Module):
     """z (N, latent_dim) -> waveforms (N, 1, segment_length) in [-1, 1]."""
 
-    def __init__(self, latent_dim: int, d: int, segment_length: int, impl: str = "auto"):
+    def __init__(self, latent_dim: int, d: int, segment_length: int):
         super().__init__()
         ch = _width(d, segment_length)
         self.start = (ch, 16)
         self.project = nn.Linear(latent_dim, ch * 16)
-        self.first_act = Act("relu", impl=impl)
+        self.first_act = Act("relu")
         layers: list[nn.Module] = []
         strides = STRIDES[segment_length]
         for i, stride in enumerate(strides):
@@ -71,7 +71,7 @@ class WaveGANGenerator(nn.Module):
             pad = PAD if stride == 4 else 12
             # each layer's bias and the next layer's ReLU (tanh after the last) are one fused pass
             layers.append(ConvTranspose1dAct(ch, out, KERNEL, stride, pad, output_padding=1,
-                                             act="tanh" if last else "relu", impl=impl))
+                                             act="tanh" if last else "relu"))
             ch = out
         self.net = nn.Sequential(*layers)
 
@@ -82,9 +82,10 @@ class WaveGANGenerator(nn.Module):
 class PhaseShuffle(nn.Module):
     """Phase shuffle by up to ``n`` samples while training; the identity in eval mode."""
 
-    def __init__(self, n: int, per_batch: bool, impl: str = "auto"):
+    def __init__(self, n: int, per_batch: bool):
         super().__init__()
-        self.n, self.per_batch, self.impl = n, per_batch, impl
+        self.n, self.per_batch = n, per_batch
+        self.impl = "auto"  # set by GAN.use_kernels
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.n == 0:
@@ -97,7 +98,7 @@ class PhaseShuffle(nn.Module):
 class WaveGANDiscriminator(nn.Module):
     """waveforms (N, 1, segment_length) -> critic values (N,)."""
 
-    def __init__(self, d: int, segment_length: int, shuffle: int, per_batch: bool, impl: str = "auto"):
+    def __init__(self, d: int, segment_length: int, shuffle: int, per_batch: bool):
         super().__init__()
         strides = tuple(reversed(STRIDES[segment_length]))
         top = _width(d, segment_length)
@@ -105,9 +106,9 @@ class WaveGANDiscriminator(nn.Module):
         ch_in, ch = 1, top // 2 ** (len(strides) - 1)
         for i, stride in enumerate(strides):
             pad = PAD if stride == 4 else 12
-            layers.append(Conv1dAct(ch_in, ch, KERNEL, stride, pad, act="lrelu", alpha=0.2, impl=impl))
+            layers.append(Conv1dAct(ch_in, ch, KERNEL, stride, pad, act="lrelu", alpha=0.2))
             if i < len(strides) - 1:
-                layers.append(PhaseShuffle(shuffle, per_batch, impl))
+                layers.append(PhaseShuffle(shuffle, per_batch))
             ch_in, ch = ch, ch * 2
         self.net = nn.Sequential(*layers)
         self.critic = nn.Linear(top * 16, 1)
@@ -116,7 +117,7 @@ class WaveGANDiscriminator(nn.Module):
         return self.critic(self.net(x).flatten(1)).flatten()
 
 
-class WaveGAN(LatentGAN):
+class WaveGAN(LatentGAN, AudioGAN):
     """WaveGAN trained with WGAN-GP."""
 
     config: WaveGANConfig
@@ -124,29 +125,35 @@ class WaveGAN(LatentGAN):
     shares_fakes = True
 
     def __init__(self, config: WaveGANConfig):
-        impl = kernel_impl(config)
         super().__init__(config,
-                         WaveGANGenerator(config.latent_dim, config.model_size, config.segment_length, impl),
+                         WaveGANGenerator(config.latent_dim, config.model_size, config.segment_length),
                          WaveGANDiscriminator(config.model_size, config.segment_length, config.phase_shuffle,
-                                              config.phase_shuffle_per_batch, impl))
+                                              config.phase_shuffle_per_batch))
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def segment_length(self) -> int:
+        return self.config.segment_length
 
     def preview(self, batch, n: int) -> Tensor:
         return self.sample(min(n, N_PREVIEW), seed=0)
 
-    def discriminator_loss(self, batch: Tensor, fake: Tensor | None = None) -> Losses:
-        real = check_audio_batch(batch, self.config.segment_length, "wavegan")
-        fake = self.discriminator_fakes(real, fake)
+    def discriminator_loss(self, batch: Tensor, step: Step) -> Losses:
+        real, fake = batch, self.discriminator_fakes(batch, step)
         wasserstein = adversarial_loss(self.discriminator(real), self.discriminator(fake), "wasserstein",
                                        impl=self.impl)
         gp = losses.gradient_penalty(self.discriminator, real, fake)
         return {"loss": wasserstein + self.config.gp_weight * gp, "wasserstein": -wasserstein, "gp": gp}
 
-    def generator_loss(self, batch: Tensor, fake: Tensor | None = None) -> Losses:
-        fake = self.generator_fakes(batch, fake)
+    def generator_loss(self, batch: Tensor, step: Step) -> Losses:
+        fake = self.generator_fakes(batch, step)
         return {"loss": adversarial_loss(None, self.discriminator(fake), "wasserstein", impl=self.impl)}
 
 
-@register_model("wavegan", modality="audio")
+@register_model("wavegan", modality="audio", config=WaveGANConfig)
 def wavegan(**overrides) -> WaveGAN:
     """WaveGAN with the paper's defaults (16,384 samples at 16 kHz, d = 64)."""
     return WaveGAN(make_config(WaveGANConfig, overrides))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,8 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ...errors import ConfigError, DataError
-from ...modality import check_batch
+from ...errors import ConfigError, DataError, warn
+from ...modality import check_float_batch
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DIGITS_SIZE = 32        # the built-in digits' native training size (8x8 scans, upsampled)
@@ -111,7 +110,7 @@ class ImageFolder(Dataset):
                 if not skip_bad_files:
                     raise DataError(f"image file {str(path)!r} cannot be read ({exc}); fix or remove "
                                     "it, or pass skip_bad_files=True to skip such files") from exc
-                warnings.warn(f"skipping unreadable image file {str(path)!r}: {exc}", stacklevel=2)
+                warn(f"skipping unreadable image file {str(path)!r}: {exc}")
                 continue
             self.files.append(path)
         if not self.files:
@@ -160,18 +159,19 @@ class TorchvisionImages(Dataset):
         return pil_to_tensor(image, self.image_size, self.channels)
 
 
-def load_image_path(source: str, config, split: str, skip_bad_files: bool) -> Dataset:
+def load_image_path(source: str, gan, split: str, skip_bad_files: bool) -> Dataset:
     """The image modality's loader for user data: a folder of images, or
     ``torchvision:NAME:ROOT`` for a torchvision dataset stored under ``ROOT``."""
+    channels, size, _ = gan.image_shape
     if source.startswith("torchvision:"):
         _, name, root = (source.split(":", 2) + ["", ""])[:3]
         if not name or not root:
             raise ConfigError(f"expected torchvision:NAME:ROOT, got {source!r}")
-        return TorchvisionImages(name, root, config.image_size, config.channels, train=split == "train")
-    return ImageFolder(source, config.image_size, config.channels, skip_bad_files)
+        return TorchvisionImages(name, root, size, channels, train=split == "train")
+    return ImageFolder(source, size, channels, skip_bad_files)
 
 
-def check_image_batch(batch: Tensor, channels: int, image_size: int, family: str) -> Tensor:
-    """Raise :class:`DataError` unless ``batch`` is a float tensor (N, channels, size, size)."""
-    return check_batch(batch, (channels, image_size, image_size), family, "image",
-                       "build it with image_size and channels matching the data")
+def check_image_batch(batch, gan) -> None:
+    """Raise :class:`DataError` unless ``batch`` is a float tensor (N, *gan.image_shape)."""
+    check_float_batch(batch, tuple(gan.image_shape), gan.name or type(gan).__name__, "image",
+                      "build it with image_size and channels matching the data")

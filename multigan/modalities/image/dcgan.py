@@ -16,11 +16,11 @@ from torch import Tensor, nn
 from ... import losses
 from ...config import GANConfig, make_config, option
 from ...errors import ConfigError
-from ...gan import LatentGAN, Losses, kernel_impl
+from ...gan import LatentGAN, Losses, Step
 from ...kernels import adversarial_loss
 from ...layers import Act
 from ...registry import register_model
-from .data import check_image_batch
+from .contract import ImageGAN
 
 
 @dataclass
@@ -54,14 +54,14 @@ def _init_weights(module: nn.Module) -> None:
 class DCGANGenerator(nn.Module):
     """z (N, latent_dim) -> images (N, channels, size, size) in [-1, 1]."""
 
-    def __init__(self, latent_dim: int, image_size: int, channels: int, width: int, impl: str = "auto"):
+    def __init__(self, latent_dim: int, image_size: int, channels: int, width: int):
         super().__init__()
         n_up = int(math.log2(image_size)) - 2  # 4x4 -> image_size in stride-2 steps
         ch = width * 2 ** (n_up - 1)
         layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, ch, 4, 1, 0, bias=False),
-                                   nn.BatchNorm2d(ch), Act("relu", impl=impl)]
+                                   nn.BatchNorm2d(ch), Act("relu")]
         for _ in range(n_up - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), Act("relu", impl=impl)]
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), Act("relu")]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -74,13 +74,13 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
     """images (N, channels, size, size) -> logits (N,)."""
 
-    def __init__(self, image_size: int, channels: int, width: int, impl: str = "auto"):
+    def __init__(self, image_size: int, channels: int, width: int):
         super().__init__()
         n_down = int(math.log2(image_size)) - 2
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), Act("lrelu", 0.2, impl)]
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), Act("lrelu", 0.2)]
         ch = width
         for _ in range(n_down - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), Act("lrelu", 0.2, impl)]
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), Act("lrelu", 0.2)]
             ch *= 2
         layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]
         self.net = nn.Sequential(*layers)
@@ -90,33 +90,30 @@ class DCGANDiscriminator(nn.Module):
         return self.net(x).flatten()
 
 
-class DCGAN(LatentGAN):
+class DCGAN(LatentGAN, ImageGAN):
     """DCGAN with a configurable adversarial loss (the paper's is non-saturating)."""
 
     config: DCGANConfig
     latent_distribution = "normal"  # z ~ N(0, I)
-    memory_format = torch.channels_last
+    fast_memory_format = torch.channels_last
     shares_fakes = True
 
     def __init__(self, config: DCGANConfig):
-        impl = kernel_impl(config)
         super().__init__(config,
-                         DCGANGenerator(config.latent_dim, config.image_size, config.channels, config.g_width, impl),
-                         DCGANDiscriminator(config.image_size, config.channels, config.d_width, impl))
+                         DCGANGenerator(config.latent_dim, config.image_size, config.channels, config.g_width),
+                         DCGANDiscriminator(config.image_size, config.channels, config.d_width))
 
-    def discriminator_loss(self, batch: Tensor, fake: Tensor | None = None) -> Losses:
-        c = self.config
-        real = check_image_batch(batch, c.channels, c.image_size, "dcgan")
-        real_logits, fake_logits = self.discriminator(real), self.discriminator(self.discriminator_fakes(real, fake))
-        return {"loss": adversarial_loss(real_logits, fake_logits, c.loss, impl=self.impl),
+    def discriminator_loss(self, batch: Tensor, step: Step) -> Losses:
+        real_logits, fake_logits = self.discriminator(batch), self.discriminator(self.discriminator_fakes(batch, step))
+        return {"loss": adversarial_loss(real_logits, fake_logits, self.config.loss, impl=self.impl),
                 "real_logit": real_logits.mean(), "fake_logit": fake_logits.mean()}
 
-    def generator_loss(self, batch: Tensor, fake: Tensor | None = None) -> Losses:
-        fake = self.generator_fakes(batch, fake)
+    def generator_loss(self, batch: Tensor, step: Step) -> Losses:
+        fake = self.generator_fakes(batch, step)
         return {"loss": adversarial_loss(None, self.discriminator(fake), self.config.loss, impl=self.impl)}
 
 
-@register_model("dcgan", modality="image")
+@register_model("dcgan", modality="image", config=DCGANConfig)
 def dcgan(**overrides) -> DCGAN:
     """DCGAN with the paper's defaults (64x64x3); ``image_size=32, channels=1`` for digits."""
     return DCGAN(make_config(DCGANConfig, overrides))

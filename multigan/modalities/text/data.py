@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from ...cache import cache_dir
 from ...errors import ConfigError, DataError
+from ...files import save_atomic
 from ...metrics import one_thread
 from .lm import LSTMLanguageModel
 from .tokenizer import EOS, PAD, Tokenizer, train_tokenizer
@@ -90,8 +91,6 @@ def _sample_oracle(seed: int, split: str, n_chunks: int) -> Tensor:
     """``n_chunks * ORACLE_CHUNK`` oracle sequences of ``split``; chunk ``k`` comes from its own
     generator, seeded from ``(seed, split, k)``, so the two splits are different streams.
     Cached in :func:`cache_dir` (they take seconds to draw on a CPU)."""
-    from ...train.checkpoint import save_atomic
-
     path = cache_dir() / f"oracle-v{ORACLE_VERSION}-seed{seed}-{split}-{n_chunks * ORACLE_CHUNK}.pt"
     shape = (n_chunks * ORACLE_CHUNK, SEQ_LEN)
     if path.is_file():

@@ -34,6 +34,7 @@ class TextGenerator(nn.Module, metaclass=abc.ABCMeta):
     def __init__(self):
         super().__init__()
         self.tokenizer: Tokenizer | None = None
+        self.impl = "auto"  # how its kernels run: set by GAN.use_kernels
 
     # ------------------------------------------------------------------ to define
     @abc.abstractmethod
@@ -166,9 +167,8 @@ class TextGenerator(nn.Module, metaclass=abc.ABCMeta):
 class LSTMGenerator(TextGenerator):
     """The paper's G: an LSTM language model, every parameter drawn from N(0, init_std)."""
 
-    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, init_std: float, impl: str = "auto"):
+    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, init_std: float):
         super().__init__()
-        self.impl = impl
         self.lm = LSTMLanguageModel(vocab_size, embed_dim, hidden_dim)
         for p in self.lm.parameters():
             nn.init.normal_(p, std=init_std)
@@ -192,10 +192,8 @@ class GPT2Generator(TextGenerator):
 
     The state is the key/value cache, one tensor pair per block, (N, heads, positions, dim)."""
 
-    def __init__(self, vocab_size: int, max_len: int, layers: int, heads: int, width: int, pretrained_path: str,
-                 impl: str = "auto"):
+    def __init__(self, vocab_size: int, max_len: int, layers: int, heads: int, width: int, pretrained_path: str):
         super().__init__()
-        self.impl = impl
         from transformers import GPT2Config, GPT2LMHeadModel
 
         if pretrained_path:
@@ -241,9 +239,9 @@ class GPT2Generator(TextGenerator):
         return token_logprobs(hidden, self.model.lm_head.weight, self.model.lm_head.bias, ids, impl=self.impl)
 
 
-def build_generator(config, impl: str = "auto") -> TextGenerator:
-    """The generator a :class:`SeqGANConfig` asks for; ``impl`` for its kernels."""
+def build_generator(config) -> TextGenerator:
+    """The generator a :class:`SeqGANConfig` asks for."""
     if config.generator == "gpt2":
         return GPT2Generator(config.vocab_size, config.max_len, config.gpt2_layers, config.gpt2_heads,
-                             config.gpt2_width, config.pretrained_path, impl)
-    return LSTMGenerator(config.vocab_size, config.g_embed_dim, config.g_hidden_dim, config.g_init_std, impl)
+                             config.gpt2_width, config.pretrained_path)
+    return LSTMGenerator(config.vocab_size, config.g_embed_dim, config.g_hidden_dim, config.g_init_std)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...train.checkpoint import write_bytes_atomic
+from ...files import write_bytes_atomic
 
 
 def write_text_samples(lines: list[str], stem: Path | str) -> list[Path]:

@@ -150,7 +150,7 @@ SAMPLE_CHUNK = 1_000
 
 
 def evaluate_text(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict[str, float]:
-    """A SeqGAN's quality metrics (``multigan eval``).
+    """A :class:`TextGAN`'s quality metrics (``multigan eval``), through its contract only.
 
     On the oracle (``data`` None or ``"oracle"``): ``nll_oracle``, the oracle's per-token NLL of
     ``n_samples`` (default 10,000) samples of G, and ``nll_test``, G's per-token NLL of the
@@ -170,11 +170,11 @@ def evaluate_text(gan, data: str | None, n_samples: int | None = None, seed: int
         if on_oracle:
             return {"nll_oracle": oracle_model().nll(samples), "nll_test": gan.nll(oracle("test").ids),
                     "n_samples": n}
-        tokenizer = gan.generator.tokenizer
+        tokenizer = gan.tokenizer
         if tokenizer is None:
-            raise ConfigError(f"this seqgan was trained without a tokenizer (on the oracle), so it cannot be "
+            raise ConfigError(f"this model was trained without a tokenizer (on the oracle), so it cannot be "
                               f"scored against the text {data!r}")
-        held_out = TextCorpus(data, tokenizer, gan.config.max_len, "test")
+        held_out = TextCorpus(data, tokenizer, gan.max_len, "test")
         hypotheses = texts_to_tokens(gan.decode(samples))
         references = texts_to_tokens(held_out.lines)
         metrics = {f"bleu{k}": bleu(hypotheses, references, k) for k in range(2, 6)}

@@ -21,12 +21,14 @@ from torch import Tensor, nn
 
 from ... import losses
 from ...config import GANConfig, make_config, option
-from ...errors import ConfigError, DataError
-from ...gan import GAN, Losses, Phase, kernel_impl
+from ...errors import ConfigError
+from ...gan import Losses, Phase, Step
 from ...kernels import adversarial_loss
 from ...layers import Conv1dAct, LinearAct
 from ...registry import register_model
+from .contract import TextGAN
 from .generators import TextGenerator, build_generator
+from .tokenizer import Tokenizer
 
 #: Completions scored by D per call: bounds the memory of its feature maps.
 REWARD_CHUNK = 4096
@@ -91,10 +93,10 @@ class SeqGANConfig(GANConfig):
 class Highway(nn.Module):
     """``t * relu(W x) + (1 - t) * x`` with the gate ``t = sigmoid(W_t x)``."""
 
-    def __init__(self, size: int, impl: str = "auto"):
+    def __init__(self, size: int):
         super().__init__()
-        self.transform = LinearAct(size, size, act="relu", impl=impl)
-        self.gate = LinearAct(size, size, act="sigmoid", impl=impl)
+        self.transform = LinearAct(size, size, act="relu")
+        self.gate = LinearAct(size, size, act="sigmoid")
 
     def forward(self, x: Tensor) -> Tensor:
         t = self.gate(x)
@@ -108,13 +110,13 @@ class SeqGANDiscriminator(nn.Module):
     difference of its two logits.)"""
 
     def __init__(self, vocab_size: int, embed_dim: int, filter_sizes: tuple[int, ...],
-                 num_filters: tuple[int, ...], dropout: float, impl: str = "auto"):
+                 num_filters: tuple[int, ...], dropout: float):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.convs = nn.ModuleList(Conv1dAct(embed_dim, n, k, act="relu", impl=impl)
+        self.convs = nn.ModuleList(Conv1dAct(embed_dim, n, k, act="relu")
                                    for k, n in zip(filter_sizes, num_filters))
         width = sum(num_filters)
-        self.highway = Highway(width, impl)
+        self.highway = Highway(width)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(width, 1)
         nn.init.uniform_(self.embedding.weight, -1, 1)
@@ -128,7 +130,7 @@ class SeqGANDiscriminator(nn.Module):
         return self.out(self.dropout(self.highway(pooled))).squeeze(1)
 
 
-class SeqGAN(GAN):
+class SeqGAN(TextGAN):
     """SeqGAN: MLE pre-training, then policy gradient with Monte Carlo rollout rewards."""
 
     config: SeqGANConfig
@@ -136,12 +138,35 @@ class SeqGAN(GAN):
     bench_steps = {"pg": "generator", "d": "discriminator"}  # timed apart: D trains for epochs per PG step
 
     def __init__(self, config: SeqGANConfig):
-        impl = kernel_impl(config)
-        super().__init__(config, build_generator(config, impl),
+        super().__init__(config, build_generator(config),
                          SeqGANDiscriminator(config.vocab_size, config.d_embed_dim, config.d_filter_sizes,
-                                             config.d_num_filters, config.d_dropout, impl))
+                                             config.d_num_filters, config.d_dropout))
 
-    # ------------------------------------------------------------------ data and tokens
+    # ------------------------------------------------------------------ the text contract
+    @property
+    def vocab_size(self) -> int:
+        return self.config.vocab_size
+
+    @property
+    def max_len(self) -> int:
+        return self.config.max_len
+
+    @property
+    def tokenizer_kind(self) -> str:
+        return self.config.tokenizer
+
+    @property
+    def tokenizer(self) -> Tokenizer | None:
+        """Kept by G (and its EMA copy) as extra state, so it travels with G's weights, into
+        exports too: it gives BOS, EOS and PAD as well as decoding."""
+        return self.generator.tokenizer
+
+    @tokenizer.setter
+    def tokenizer(self, tokenizer: Tokenizer | None) -> None:
+        for g in (self.generator, self.generator_ema):
+            if g is not None:
+                g.tokenizer = tokenizer
+
     @property
     def sampling_generator(self) -> TextGenerator:
         """G itself: the EMA copy is the rollout policy, not a better sampler."""
@@ -150,44 +175,6 @@ class SeqGAN(GAN):
     @property
     def rollout_policy(self) -> TextGenerator:
         return self.generator_ema if self.generator_ema is not None else self.generator
-
-    def attach_data(self, dataset) -> None:
-        """Keep a text corpus's tokenizer (it is saved with G): it gives BOS, EOS and decoding."""
-        tokenizer = getattr(dataset, "tokenizer", None)
-        if tokenizer is not None and tokenizer.vocab_size != self.config.vocab_size:
-            raise ConfigError(f"the corpus's tokenizer has {tokenizer.vocab_size} tokens but seqgan was built "
-                              f"with vocab_size={self.config.vocab_size}; build with vocab_size="
-                              f"{tokenizer.vocab_size}")
-        for g in (self.generator, self.generator_ema):
-            if g is not None:
-                g.tokenizer = tokenizer
-
-    def artifacts(self) -> dict[str, bytes]:
-        """A text corpus's sentencepiece model, as ``tokenizer.model`` in the run folder."""
-        tokenizer = self.generator.tokenizer
-        return {} if tokenizer is None else {"tokenizer.model": tokenizer.to_bytes()}
-
-    def decode(self, ids: Tensor) -> list[str]:
-        """Token ids (N, L) -> N strings: the tokenizer's text, or for the oracle (no tokenizer)
-        the ids separated by spaces."""
-        tokenizer = self.generator.tokenizer
-        if tokenizer is not None:
-            return tokenizer.decode_batch(ids)
-        return [" ".join(map(str, row)) for row in ids.tolist()]
-
-    def check_ids(self, batch: Tensor) -> Tensor:
-        """Raise :class:`DataError` unless ``batch`` holds token ids (N, max_len) in the vocabulary."""
-        c = self.config
-        if not isinstance(batch, Tensor) or batch.dim() != 2 or batch.shape[1] != c.max_len:
-            got = tuple(batch.shape) if isinstance(batch, Tensor) else type(batch).__name__
-            raise DataError(f"seqgan expects token-id batches of shape (N, {c.max_len}), got {got}; "
-                            f"build it with max_len matching the data")
-        if batch.dtype != torch.long:
-            raise DataError(f"seqgan expects int64 token ids, got dtype {batch.dtype}")
-        if batch.numel() and not 0 <= int(batch.min()) <= int(batch.max()) < c.vocab_size:
-            raise DataError(f"token ids range over [{int(batch.min())}, {int(batch.max())}] but vocab_size is "
-                            f"{c.vocab_size}; build with vocab_size matching the data")
-        return batch
 
     # ------------------------------------------------------------------ sampling and rewards
     def generate(self, n: int | None, *, cond=None, rng: torch.Generator) -> Tensor:
@@ -219,7 +206,7 @@ class SeqGAN(GAN):
     @torch.no_grad()
     def nll(self, ids: Tensor, chunk: int = 1000) -> float:
         """G's mean negative log-likelihood per counted token (up to and including EOS) of ids (N, L)."""
-        ids = self.check_ids(ids.to(self.device))
+        ids = ids.to(self.device)
         total, count = 0.0, 0.0
         for part in ids.split(chunk):
             mask = self.generator.token_mask(part)
@@ -228,15 +215,14 @@ class SeqGAN(GAN):
         return total / count
 
     # ------------------------------------------------------------------ objectives
-    def mle_loss(self, batch: Tensor) -> Losses:
+    def mle_loss(self, batch: Tensor, step: Step) -> Losses:
         """G's per-token negative log-likelihood of real sequences (after EOS: masked out)."""
-        ids = self.check_ids(batch)
-        mask = self.generator.token_mask(ids)
-        nll = -(self.generator.log_probs(ids) * mask).sum() / mask.sum()
+        mask = self.generator.token_mask(batch)
+        nll = -(self.generator.log_probs(batch) * mask).sum() / mask.sum()
         return {"loss": nll}
 
-    def discriminator_loss(self, batch: Tensor) -> Losses:
-        real = self.check_ids(batch)
+    def discriminator_loss(self, batch: Tensor, step: Step) -> Losses:
+        real = batch
         with torch.no_grad():
             fake = self.generator.sample(real.shape[0], self.config.max_len)
         classify = adversarial_loss(self.discriminator(real), self.discriminator(fake), "non_saturating",
@@ -245,10 +231,10 @@ class SeqGAN(GAN):
         l2 = 0.5 * (out.weight.square().sum() + out.bias.square().sum())
         return {"loss": classify + self.config.d_l2 * l2, "classify": classify}
 
-    def generator_loss(self, batch: Tensor) -> Losses:
+    def generator_loss(self, batch: Tensor, step: Step) -> Losses:
         """REINFORCE: ``-mean_t log G(y_t | y_<t) * Q_t`` over G's own samples' valid tokens."""
         with torch.no_grad():
-            samples = self.generator.sample(self.check_ids(batch).shape[0], self.config.max_len)
+            samples = self.generator.sample(batch.shape[0], self.config.max_len)
             rewards = self.rewards(samples)
         mask = self.generator.token_mask(samples)
         loss = -(self.generator.log_probs(samples) * rewards * mask).sum() / mask.sum()
@@ -256,16 +242,18 @@ class SeqGAN(GAN):
 
     def phases(self, batches_per_epoch: int) -> list[Phase]:
         c = self.config
-        return [Phase("mle", "generator", c.pretrain_g_epochs * batches_per_epoch, self.mle_loss, own_optimizer=True),
+        return [Phase("mle", "generator", c.pretrain_g_epochs * batches_per_epoch, self.mle_loss, own_optimizer=True,
+                      trains=f"G by maximum likelihood, {c.pretrain_g_epochs} epochs"),
                 Phase("d_pretrain", "discriminator", c.pretrain_d_rounds * c.d_epochs * batches_per_epoch,
-                      self.discriminator_loss)]
+                      self.discriminator_loss,
+                      trains=f"D on real vs G's samples, {c.pretrain_d_rounds} x {c.d_epochs} epochs")]
 
     def critic_steps(self, batches_per_epoch: int) -> int:
         c = self.config
         return c.n_critic or c.d_rounds * c.d_epochs * batches_per_epoch
 
 
-@register_model("seqgan", modality="text")
+@register_model("seqgan", modality="text", config=SeqGANConfig)
 def seqgan(**overrides) -> SeqGAN:
     """SeqGAN with the paper's code's defaults (LSTM G 32/32, CNN D, 16 rollouts)."""
     return SeqGAN(make_config(SeqGANConfig, overrides))

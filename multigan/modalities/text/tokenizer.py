@@ -17,7 +17,7 @@ from torch import Tensor
 
 from ...cache import cache_dir
 from ...errors import ConfigError, DataError
-from ...train.checkpoint import write_bytes_atomic
+from ...files import write_bytes_atomic
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 MODEL_TYPES = ("unigram", "bpe")
