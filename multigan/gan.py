@@ -3,7 +3,7 @@
 A family subclasses its modality's contract (:class:`multigan.ImageGAN`, :class:`multigan.AudioGAN`,
 :class:`multigan.TextGAN`, each a :class:`GAN`) and defines
 
-* ``generate(n, cond, rng)``: samples in data space (docs/concepts.md, "Data space");
+* ``generate(n, cond, rng)``: samples in data space (docs/concepts.md, "Family contracts");
 * ``discriminator_loss(batch, step)`` and ``generator_loss(batch, step)``: each returns a dict
   whose ``"loss"`` entry is minimised and whose other entries are logged. ``step`` is the
   :class:`Step` the trainer shares between the losses of one training step;

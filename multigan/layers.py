@@ -10,6 +10,7 @@ those of the wrapped ``torch.nn`` layer, so parameter counts and initialisation 
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -91,3 +92,12 @@ class Act(nn.Module):
 
     def extra_repr(self) -> str:
         return f"act={self.act}" + (f", alpha={self.alpha}" if self.alpha is not None else "")
+
+
+def in_float32(layer: nn.Module, x: Tensor) -> Tensor:
+    """``layer(x)`` in float32 with autocast off: for a generator's output layer under mixed
+    precision. Its output is the sample itself, and a bf16 waveform carries rounding noise near
+    -50 dB, which a discriminator hears and the generator cannot remove. Outside autocast this is
+    exactly ``layer(x)``."""
+    with torch.autocast(x.device.type, enabled=False):
+        return layer(x.float())

@@ -16,7 +16,7 @@ How it differs from multigan's trainer (part of what the benchmark compares):
 * no finite-loss or finite-gradient checks, no loss logging, and the trainer's gradient
   clipping, EMA of G and mixed precision are not reproduced (``grad_clip_*`` and ``ema_decay``
   are ignored; their defaults are off);
-* PyTorch's default Adam (multigan uses fused Adam on CUDA with ``kernels="fused"``) and
+* PyTorch's default Adam (multigan uses fused Adam on CUDA with ``kernels="auto"``) and
   plain PyTorch layers (no fused kernels).
 
 Only the paper's non-saturating loss is covered.

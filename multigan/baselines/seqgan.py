@@ -29,7 +29,7 @@ rows per call); tokens are drawn with ``torch.multinomial`` (multigan: an invers
 its fused Gumbel-max kernel); the D update classifies real and fake sequences in one
 concatenated forward (multigan: two); the rollout policy is updated parameter by parameter
 (multigan: one foreach lerp); PyTorch's default Adam (multigan: fused Adam on CUDA with
-``kernels="fused"``); no finite-loss or finite-gradient checks, no loss logging, no mixed
+``kernels="auto"``); no finite-loss or finite-gradient checks, no loss logging, no mixed
 precision. Sequences start from token 0 with no end-of-sequence masking: the oracle's setting
 (with a text corpus multigan starts from BOS and masks the positions after EOS). The GPT-2
 generator is not covered.

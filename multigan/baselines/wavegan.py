@@ -17,7 +17,7 @@ pads per layer where multigan does one gather (or one fused kernel).
 How it differs from multigan's trainer (part of what the benchmark compares): no finite-loss or
 finite-gradient checks, no loss logging, and the trainer's gradient clipping, EMA of G and mixed
 precision are not reproduced (``grad_clip_*`` and ``ema_decay`` are ignored; their defaults are
-off); PyTorch's default Adam (multigan uses fused Adam on CUDA with ``kernels="fused"``) and
+off); PyTorch's default Adam (multigan uses fused Adam on CUDA with ``kernels="auto"``) and
 plain PyTorch layers (no fused kernels). Like multigan, and like the WGAN-GP reference, it
 switches D's ``requires_grad`` off during G's update, so G's backward computes no weight
 gradients for D; the per-iteration network work (G and D forwards and backwards, the double

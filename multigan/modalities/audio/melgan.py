@@ -22,7 +22,7 @@ from ...config import GANConfig, make_config, option
 from ...errors import ConfigError
 from ...gan import Losses, Phase, Step
 from ...kernels import adversarial_loss
-from ...layers import Act, Conv1dAct
+from ...layers import Act, Conv1dAct, in_float32
 from ...registry import register_model
 from .contract import AudioGAN
 from .features import STFT_RESOLUTIONS, MelConfig, MelSpectrogram, multi_resolution_stft_distance
@@ -136,7 +136,7 @@ class MelGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, mel: Tensor) -> Tensor:
-        return self.net(mel)
+        return in_float32(self.net[-1], self.net[:-1](mel))  # the waveform itself: no bf16 rounding noise in it
 
 
 class ScaleDiscriminator(nn.Module):

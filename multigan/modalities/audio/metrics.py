@@ -132,6 +132,16 @@ def _classify(classifier: PitchClassifier, chunks: list[Tensor]) -> tuple[Tensor
     return features, classifier.head(features.to(device)).softmax(dim=1).cpu()
 
 
+def _on_notes(gan, data: str | None, n_samples: int | None, what: str) -> tuple[int, int, int, PitchClassifier]:
+    """The sample count (default 1,000), sample rate, segment length and pitch classifier for
+    ``what`` metrics of ``gan``, which are defined on the built-in notes only."""
+    if data not in (None, "notes"):
+        raise ConfigError(f"{what} metrics are defined on the built-in notes dataset (its pitch classifier "
+                          f"gives the classes); this run trained on {data!r}")
+    rate, length = gan.sample_rate, gan.segment_length
+    return 1000 if n_samples is None else n_samples, rate, length, pitch_classifier(rate, length, gan.device)
+
+
 def evaluate_pitch(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict[str, float]:
     """``score`` and ``score_real``, ``fd`` and ``fd_untrained`` for an unconditional audio GAN
     (WaveGAN) trained on notes.
@@ -144,12 +154,7 @@ def evaluate_pitch(gan, data: str | None, n_samples: int | None = None, seed: in
     applies it to audio), ``fd_untrained`` the same for an untrained generator of the same
     config. All at the GAN's sample rate and segment length.
     """
-    if data not in (None, "notes"):
-        raise ConfigError(f"pitch metrics are defined on the built-in notes dataset (its pitch classifier "
-                          f"gives the classes); this run trained on {data!r}")
-    n = 1000 if n_samples is None else n_samples
-    rate, length = gan.sample_rate, gan.segment_length
-    classifier = pitch_classifier(rate, length, gan.device)
+    n, rate, length, classifier = _on_notes(gan, data, n_samples, "pitch")
     fake, fake_probs = _classify(classifier, sample_in_chunks(gan, n, seed, CHUNK))
     real, real_probs = _classify(classifier, _real_notes(rate, length, n))
     untrained, _ = _classify(classifier, sample_in_chunks(untrained_like(gan, seed), n, seed, CHUNK))
@@ -211,12 +216,7 @@ def evaluate_labelled(gan, data: str | None, n_samples: int | None = None, seed:
     0, 1, ..., 7, 0, ... in turn, that the pitch classifier hears as the asked pitch;
     ``label_accuracy_real``, the same on real held-out notes (the ceiling); and
     ``label_accuracy_untrained`` for an untrained generator (chance: about 1/8)."""
-    if data not in (None, "notes"):
-        raise ConfigError(f"label metrics are defined on the built-in notes dataset (the pitch classifier "
-                          f"names the classes); this run trained on {data!r}")
-    n = 1000 if n_samples is None else n_samples
-    rate, length = gan.sample_rate, gan.segment_length
-    classifier = pitch_classifier(rate, length, gan.device)
+    n, rate, length, classifier = _on_notes(gan, data, n_samples, "label")
     asked = torch.arange(n) % len(PITCHES)
     real_set = notes("test", sample_rate=rate, segment_length=length, size=n)
     _, real_probs = _classify(classifier, _real_notes(rate, length, n))

@@ -17,7 +17,7 @@ from ... import losses
 from ...config import GANConfig, make_config, option
 from ...gan import LatentGAN, Losses, Step
 from ...kernels import adversarial_loss, phase_shuffle
-from ...layers import Act, Conv1dAct, ConvTranspose1dAct
+from ...layers import Act, Conv1dAct, ConvTranspose1dAct, in_float32
 from ...registry import register_model
 from .contract import AudioGAN
 
@@ -76,7 +76,8 @@ class WaveGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.net(self.first_act(self.project(z).view(z.shape[0], *self.start)))
+        x = self.net[:-1](self.first_act(self.project(z).view(z.shape[0], *self.start)))
+        return in_float32(self.net[-1], x)  # the waveform itself: no bf16 rounding noise in it
 
 
 class PhaseShuffle(nn.Module):
