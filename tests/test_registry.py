@@ -50,3 +50,32 @@ def test_a_factory_must_return_a_gan():
             multigan.build("not-a-gan")
     finally:
         registry._models.pop("not-a-gan")
+
+
+def test_list_models_filters_by_pattern_as_timm_does():
+    assert multigan.list_models("*gan*") == multigan.list_models()
+    assert multigan.list_models("mel*") == ["melgan"]
+    assert multigan.list_models("*wave*", modality="audio") == ["wavegan"]
+    assert multigan.list_models("*wave*", modality="image") == []
+
+
+def test_every_builtin_family_registers_its_config_class():
+    for name in multigan.list_models():
+        entry = registry.model_entry(name)
+        assert type(multigan.build(name).config) is entry.config, name
+
+
+def test_list_options_prints_every_field_with_type_default_and_doc(capsys):
+    from multigan.cli import main
+
+    assert main(["list", "--options", "dcgan"]) == 0
+    out = capsys.readouterr().out
+    for field in ("image_size", "channels", "latent_dim", "lr_g", "betas_g", "loss"):
+        assert f"  {field} " in out, field
+    assert "image_size  " in out and "an integer, default 64: height and width in pixels" in out
+    assert "(one of non_saturating, minimax, hinge, wasserstein, least_squares)" in out
+    assert "precision" in out and "kernels" in out        # the training settings follow
+    assert main(["list", "--options", "melgan"]) == 0
+    assert "mel.n_mels" in capsys.readouterr().out       # nested fields as dotted keys
+    assert main(["list", "*wave*"]) == 0
+    assert capsys.readouterr().out.split() == ["wavegan", "audio"]

@@ -252,7 +252,7 @@ def test_non_finite_gradients_from_a_finite_loss_are_refused(tmp_path, monkeypat
     (dict(precision="16"), "'precision': got '16', allowed: 'auto', '32', 'bf16-mixed', '16-mixed'"),
     (dict(precision="16-mixed", device="cpu"), "needs a CUDA device"),
     (dict(max_steps=0), "max_steps must be a whole number >= 1"),
-    (dict(max_steps=-5), "'max_steps': got -5, allowed: a value >= 0"),
+    (dict(max_steps=-5), "max_steps must be a whole number >= 1, got -5"),
     (dict(batch_size=2.5), "'batch_size': got 2.5, expected an integer"),
     (dict(n_preview=0), "'n_preview': got 0, allowed: a value >= 1"),
     (dict(keep_checkpoints=-1), "'keep_checkpoints': got -1, allowed: a value >= 0"),
