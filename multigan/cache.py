@@ -32,6 +32,7 @@ def cached_model(name: str, empty: M, train: Callable[[], M], device: torch.devi
             return empty.eval().to(device)
         except Exception:  # a stale or damaged cache is rebuilt
             pass
-    model = train()
+    with torch.enable_grad():  # a cache miss may come inside a metric's no_grad
+        model = train()
     save_atomic(model.state_dict(), path)
     return model.eval().to(device)

@@ -39,12 +39,13 @@ TRAIN_FLAGS = {"data": "--data", "max_steps": "--steps", "batch_size": "--batch-
 def _setting_flag(parser: argparse.ArgumentParser, field: str, flag: str) -> None:
     """A flag for TrainSettings ``field``: its doc and default as the help, None when not given."""
     f = {x.name: x for x in dataclasses.fields(TrainSettings)}[field]
-    help_text = f"{f.metadata['doc']} (default: {f.default})"
+    help_text = f.metadata["doc"] + ("" if f.default is None else f" (default: {f.default})")
     if typing.get_type_hints(TrainSettings)[field] is bool:
         parser.add_argument(flag, dest=field, action="store_true", default=None, help=help_text)
         return
     kind = int if "int" in str(f.type) else str
-    parser.add_argument(flag, dest=field, type=kind, choices=f.metadata.get("choices"), help=help_text)
+    parser.add_argument(flag, dest=field, type=kind, choices=f.metadata.get("choices"), help=help_text,
+                        metavar=None if f.metadata.get("choices") else flag.lstrip("-").upper().replace("-", "_"))
 
 
 def _parser() -> argparse.ArgumentParser:

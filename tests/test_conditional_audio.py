@@ -116,3 +116,14 @@ def test_label_batches_are_checked(tinylabel):
         check((wav, torch.tensor([1.0, 2.0])), gan)
     with pytest.raises(DataError, match=r"\(waveform, label\) pairs"):
         check(wav, gan)
+
+
+def test_a_metric_network_trained_on_first_use_inside_no_grad(tmp_path, monkeypatch):
+    """The pitch classifier is trained on a cache miss, which may come inside a metric that
+    runs under no_grad (as evaluate_labelled's samples do): it still trains."""
+    from multigan.modalities.audio.metrics import pitch_classifier
+
+    monkeypatch.setenv("MULTIGAN_CACHE", str(tmp_path))
+    with torch.no_grad():
+        classifier = pitch_classifier(2000, 1024)
+    assert not classifier.training and (tmp_path / "pitch_classifier-v3-2000hz-1024.pt").is_file()

@@ -209,7 +209,6 @@ def evaluate_vocoder(gan, data: str | None, n_samples: int | None = None, seed: 
     return {**metrics, "n_samples": len(real)}
 
 
-@torch.no_grad()
 def evaluate_labelled(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict[str, float]:
     """For a class-conditional audio GAN trained on notes (its labels the pitches):
     ``label_accuracy``, the share of ``n_samples`` (default 1,000) samples, asked for the labels
