@@ -6,7 +6,7 @@ from safetensors import safe_open
 
 import multigan
 from multigan.cli import main
-from multigan.errors import ConfigError, DataError
+from multigan.errors import DataError
 from multigan.export import export_generator
 from multigan.modalities.text.tokenizer import train_tokenizer
 

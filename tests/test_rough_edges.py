@@ -15,7 +15,7 @@ import torch
 
 import multigan
 from multigan.cli import main
-from multigan.errors import MultiganWarning, UnknownModelError, warn
+from multigan.errors import UnknownModelError, warn
 
 ROOT = Path(__file__).parents[1]
 TINY = ["--set", "g_width=4", "--set", "d_width=4", "--set", "latent_dim=8"]

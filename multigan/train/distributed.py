@@ -20,7 +20,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from ..errors import ConfigError, MultiganError
-from ..processes import is_main, rank, share_of, world_size  # noqa: F401  (part of this module's API)
+from ..processes import is_main, rank, world_size  # noqa: F401  (part of this module's API)
 
 #: torchrun sets these for every process it starts
 _LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")

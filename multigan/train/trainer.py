@@ -96,7 +96,8 @@ class Trainer:
     @property
     def settings(self) -> TrainSettings:
         """The settings this trainer runs with: those asked for, with the family's defaults and
-        ``precision="auto"`` resolved (what ``config.json`` records)."""
+        ``precision="auto"`` resolved (what checkpoints record; ``config.json`` records the
+        precision as asked, beside what ran)."""
         return TrainSettings.from_dict({**self.requested.to_dict(), "out_dir": str(self.out_dir),
                                         "max_steps": self.max_steps, "batch_size": self.batch_size,
                                         "precision": self.precision})

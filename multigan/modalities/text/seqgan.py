@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ... import losses
 from ...config import GANConfig, make_config, option
 from ...errors import ConfigError
 from ...gan import Losses, Phase, Step
