@@ -127,3 +127,10 @@ def test_a_metric_network_trained_on_first_use_inside_no_grad(tmp_path, monkeypa
     with torch.no_grad():
         classifier = pitch_classifier(2000, 1024)
     assert not classifier.training and (tmp_path / "pitch_classifier-v3-2000hz-1024.pt").is_file()
+
+
+def test_what_a_condition_does_not_need_is_a_clear_error():
+    wavegan = multigan.build("wavegan", model_size=2)
+    for prop in ("mel_config", "num_classes"):
+        with pytest.raises(multigan.ConfigError, match=f"WaveGAN defines no {prop}.*its condition is 'none'"):
+            getattr(wavegan, prop)

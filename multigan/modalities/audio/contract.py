@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+from ...errors import ConfigError
 from ...gan import GAN
 
 if TYPE_CHECKING:
@@ -42,9 +43,11 @@ class AudioGAN(GAN):
     @property
     def mel_config(self) -> "MelConfig":
         """For ``condition == "mel"``: the mel front end the conditions come from."""
-        raise NotImplementedError(f"{type(self).__name__} is conditioned on {self.condition!r}, not on a mel")
+        raise ConfigError(f"{type(self).__name__} defines no mel_config: only a family conditioned on a mel "
+                          f"must (its condition is {self.condition!r})")
 
     @property
     def num_classes(self) -> int:
         """For ``condition == "label"``: how many classes the labels index."""
-        raise NotImplementedError(f"{type(self).__name__} is conditioned on {self.condition!r}, not on a label")
+        raise ConfigError(f"{type(self).__name__} defines no num_classes: only a family conditioned on a label "
+                          f"must (its condition is {self.condition!r})")
