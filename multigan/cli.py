@@ -1,9 +1,10 @@
-"""The ``multigan`` command line: list, train, sample, eval, bench."""
+"""The ``multigan`` command line: list, train, sample, eval, fid, export, bench."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import shlex
 import signal
@@ -82,6 +83,17 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--n", type=int, help="number of generated samples (default: the modality's)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default="cpu")
+    ev.add_argument("--temperature", type=float, help="text: sample at this temperature (default: 1)")
+    ev.add_argument("--features", help="image: 'digits' (default: the digits classifier) or 'inception' "
+                                       "(standard FID/KID features)")
+    ev.add_argument("--inception", metavar="PATH", help="image: the TF-Inception weights file for --features "
+                                                        "inception (default: $MULTIGAN_INCEPTION, or multigan[fid])")
+    fi = sub.add_parser("fid", help="standard FID and KID between two image folders (TF-Inception features)")
+    fi.add_argument("dir_a", help="a folder of images")
+    fi.add_argument("dir_b", help="another folder of images")
+    fi.add_argument("--inception", metavar="PATH", help="the TF-Inception weights file "
+                                                        "(default: $MULTIGAN_INCEPTION, or multigan[fid])")
+    fi.add_argument("--device", default="cpu")
     ex = sub.add_parser("export", help="write a trained run's generator alone, for inference")
     ex.add_argument("run", help="run folder or checkpoint file")
     ex.add_argument("--format", choices=FORMATS, default="safetensors", help="file format (default: safetensors)")
@@ -106,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.argv = argv  # what was typed, recorded beside benchmark rows
     try:
-        return {"list": _list, "train": _train, "sample": _sample, "eval": _eval, "export": _export,
+        return {"list": _list, "train": _train, "sample": _sample, "eval": _eval, "fid": _fid, "export": _export,
                 "bench": _bench}[args.command](args)
     except MultiganError as exc:
         print(f"multigan: error: {exc}", file=sys.stderr)
@@ -276,11 +288,25 @@ def _eval(args: argparse.Namespace) -> int:
     modality = get_modality(gan.modality)
     if modality.evaluate is None:
         raise ConfigError(f"the {gan.modality} modality defines no metrics")
-    metrics = {"name": gan.name, **modality.evaluate(gan, state["train"].get("data"), args.n, args.seed)}
+    options = {key: getattr(args, key) for key in ("temperature", "features", "inception")
+               if getattr(args, key) is not None}
+    accepted = inspect.signature(modality.evaluate).parameters
+    for key in options:
+        if key not in accepted:
+            raise ConfigError(f"--{key} does not apply to {gan.modality} models")
+    metrics = {"name": gan.name, **modality.evaluate(gan, state["train"].get("data"), args.n, args.seed, **options)}
     line = json.dumps(metrics)
     if run_dir.is_dir():
         write_text_atomic(run_dir / "eval.json", json.dumps(metrics, indent=2) + "\n")
     print(line)
+    return 0
+
+
+def _fid(args: argparse.Namespace) -> int:
+    from .modalities.image.inception import fid_folders
+
+    print(json.dumps(fid_folders(args.dir_a, args.dir_b, inception=args.inception, device=args.device,
+                                 progress=True)))
     return 0
 
 

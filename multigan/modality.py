@@ -29,8 +29,10 @@ PathDataset = Callable[[str, "GAN", str, bool], Dataset]
 SampleWriter = Callable[[Any, Path, "GAN"], list[Path]]
 #: ``(path, gan) -> cond``: a file turned into what ``gan.sample(cond=...)`` takes.
 ConditionReader = Callable[[str, "GAN"], Any]
-#: ``(gan, data, n_samples, seed) -> {metric: value}``.
-Evaluator = Callable[["GAN", str, int | None, int], dict[str, float]]
+#: ``(gan, data, n_samples, seed, **options) -> {metric: value, ..., "references": {name: {...}}}``;
+#: ``options`` are the keyword-only parameters the evaluator declares (``temperature``,
+#: ``features``, ...), which ``multigan eval`` passes only when given.
+Evaluator = Callable[..., dict[str, Any]]
 #: ``(batch, gan) -> None``: raise :class:`DataError` unless ``batch`` is what ``gan`` trains on.
 BatchCheck = Callable[[Any, "GAN"], None]
 
@@ -51,7 +53,8 @@ class Modality:
             GAN gives what the samples alone do not: an audio sample rate, a text tokenizer).
         check_batch: raises :class:`DataError` unless a training batch is what the GAN trains
             on; the trainer calls it on every batch, before the losses see it.
-        evaluate: quality metrics of a trained GAN (``multigan eval``).
+        evaluate: quality metrics of a trained GAN (``multigan eval``), with the same metrics of
+            the modality's trivial reference points under ``"references"`` (docs/evaluation.md).
         config_hints: config fields a data source dictates (``digits`` -> 32x32, one channel),
             applied by the CLI when the user does not set them; the contract names them.
         read_condition: for conditional families, reads a file into a condition

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -70,3 +70,22 @@ def recipe_arguments(doc: str, out_dir: str, needs_data: bool = False, steps: bo
     args = parser.parse_args()
     args.overrides = parse_set_options(args.set)
     return args
+
+
+def reference_table(metrics: dict[str, Any], keys: Sequence[str]) -> str:
+    """The model's ``keys`` beside each reference point's (``metrics["references"]``), one row
+    per metric: the table the recipes print."""
+    columns = ["model", *metrics.get("references", {})]
+    values = {"model": metrics, **metrics.get("references", {})}
+    lines = [f"  {'':16s}" + "".join(f"{c:>12s}" for c in columns)]
+    for key in keys:
+        cells = (values[c].get(key) for c in columns)
+        lines.append(f"  {key:16s}" + "".join(f"{'-':>12s}" if v is None else f"{v:12.4g}" for v in cells))
+    return "\n".join(lines)
+
+
+def check_targets(targets: Sequence[tuple[str, bool]]) -> bool:
+    """Print each target (a description and whether it holds) as met or MISSED; all met?"""
+    for description, met in targets:
+        print(f"  {'met   ' if met else 'MISSED'}  {description}")
+    return all(met for _, met in targets)

@@ -46,7 +46,8 @@ def test_train_sample_eval(tmp_path, capsys):
     assert main(["eval", str(run), "--n", "200"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     metrics = json.loads(last)
-    assert {"fd", "fd_untrained", "modes_covered", "modes_total"} <= set(metrics)
+    assert {"fd", "kid", "recall", "coverage", "memorisation", "class_kl", "references"} <= set(metrics)
+    assert set(metrics["references"]) == {"real", "copy10", "copy100", "untrained"}
     assert json.loads((run / "eval.json").read_text()) == metrics
 
 
@@ -60,6 +61,27 @@ def test_eval_reads_the_runs_data_from_its_checkpoint(tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", str(run / "checkpoints" / "last.pt")]) == 2
     assert "this run trained on" in capsys.readouterr().err
+
+
+def test_eval_refuses_options_its_modality_does_not_take_and_writes_nothing(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train(run) == 0
+    capsys.readouterr()
+    for flags, message in ((["--temperature", "0.8"], "--temperature does not apply to image models"),
+                           (["--features", "clip"], "image features 'clip'"),
+                           (["--inception", str(tmp_path / "w.pt")], "--inception applies to --features inception")):
+        assert main(["eval", str(run), "--n", "20", *flags]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+        assert not (run / "eval.json").exists()
+
+
+def test_fid_of_a_missing_folder_is_one_line(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    Image.new("RGB", (16, 16)).save(tmp_path / "a" / "0.png")
+    assert main(["fid", str(tmp_path / "a"), str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "missing" in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_config_json_repeats_a_run(tmp_path):

@@ -6,7 +6,7 @@ from ...registry import register_modality
 from .contract import ImageGAN
 from .data import check_image_batch, digits, load_image_path
 from .io import write_image_samples
-from .metrics import evaluate_digits
+from .metrics import evaluate_images
 from . import dcgan  # noqa: F401,E402  (registers the family)
 
 
@@ -31,7 +31,7 @@ IMAGE = register_modality(Modality(
     load_path=load_image_path,
     write_samples=write_image_samples,
     check_batch=check_image_batch,
-    evaluate=evaluate_digits,
+    evaluate=evaluate_images,
     config_hints=_config_hints,
     unit="images",
 ))

@@ -1,10 +1,14 @@
-"""Image quality on the built-in digits: a digits classifier multigan trains (once, cached) on
-the real training split, and the Fréchet distance in its penultimate features.
+"""Image quality: samples, the real test images and trivial reference points are turned into
+features, and the distances of :mod:`multigan.metrics` compare them.
+
+Two feature spaces: by default (``features="digits"``) a digits classifier multigan trains
+(once, cached) on the real training split of the built-in digits; with ``features="inception"``
+the standard TF-Inception pool features (:mod:`.inception`), on any image data.
 
 Both choices the anchors' users trip over are fixed here: samples are compared at the
 classifier's native 32x32 grayscale (averaging colour channels, resizing bilinearly with
 antialiasing), and the sample count is fixed (1,000 by default) against the whole real test
-split (359 images), since FD's bias depends on both.
+split (359 images), since FD's and KID's biases depend on both.
 """
 
 from __future__ import annotations
@@ -14,13 +18,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...cache import cached_model
-from ...errors import ConfigError
-from ...metrics import frechet_distance, sample_in_chunks, untrained_like
-from .data import DIGITS_SIZE, digits
+from ...errors import ConfigError, DataError
+from ...metrics import (class_histogram_kl, frechet_distance, kernel_distance, memorisation,
+                        precision_recall_density_coverage, sample_in_chunks, untrained_like, with_references)
+from .data import DIGITS_SIZE, ImageFolder, digits
+from .inception import inception_features, load_inception
 
 CLASSIFIER_VERSION = 1
 FEATURES = 128
-MODE_FRACTION = 0.01  # a class is covered when at least 1% of the samples are assigned to it
+MODE_FRACTION = 0.01  # a class is covered when at least 1% of the samples are confidently assigned to it
+CONFIDENCE = 0.9     # a prediction counts as a class from this probability on
+COPIES = (10, 100)   # the copyK references: K training images repeated to the sample count
 
 
 class DigitsClassifier(nn.Module):
@@ -77,13 +85,10 @@ def to_digits_space(images: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def _features_and_labels(classifier: DigitsClassifier, images: Tensor, batch: int = 500) -> tuple[Tensor, Tensor]:
-    feats, labels = [], []
-    for chunk in images.split(batch):
-        f = classifier.features(to_digits_space(chunk))
-        feats.append(f)
-        labels.append(classifier.head(f).argmax(1))
-    return torch.cat(feats).cpu(), torch.cat(labels).cpu()
+def _classify(classifier: DigitsClassifier, images: Tensor, batch: int = 500) -> tuple[Tensor, Tensor]:
+    """Penultimate features (N, 128) and class probabilities (N, 10) of images."""
+    feats = torch.cat([classifier.features(to_digits_space(chunk)) for chunk in images.split(batch)])
+    return feats.cpu(), classifier.head(feats).softmax(dim=1).cpu()
 
 
 @torch.no_grad()
@@ -91,26 +96,146 @@ def _generate(gan, n: int, seed: int) -> Tensor:
     return torch.cat(sample_in_chunks(gan, n, seed, chunk=500))
 
 
-def evaluate_digits(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict[str, float]:
-    """``fd``, ``fd_untrained``, ``modes_covered``, ``modes_total`` (and the floor ``fd_real``:
-    real training images against the real test split) for an image GAN trained on digits."""
-    if data not in (None, "digits"):
-        raise ConfigError(f"image metrics are defined on the built-in digits dataset (its classifier "
-                          f"gives the feature space); this run trained on {data!r}")
-    n = 1000 if n_samples is None else n_samples
-    device = gan.device
-    classifier = digits_classifier(device)
-    real_test, _ = _features_and_labels(classifier, digits("test").images.to(device))
-    real_train, _ = _features_and_labels(classifier, digits("train").images.to(device))
+def copy_index(labels: Tensor | None, k: int, n: int) -> Tensor:
+    """Indices of ``k`` training images repeated to ``n``: the first ``k / classes`` of each
+    class in turn when labels are known (so a copier also covers every class, the strongest
+    trivial answer), else the first ``k``."""
+    if labels is None:
+        chosen = torch.arange(min(k, n))
+    else:
+        rank = torch.zeros_like(labels)
+        for c in labels.unique():
+            members = labels == c
+            rank[members] = torch.arange(int(members.sum()))
+        order = torch.argsort(rank * (int(labels.max()) + 1) + labels)   # rank-major, class-minor
+        chosen = order[:k]
+    return chosen.repeat((n + len(chosen) - 1) // len(chosen))[:n]
 
-    fake, predicted = _features_and_labels(classifier, _generate(gan, n, seed))
-    counts = torch.bincount(predicted, minlength=10)
-    fake_untrained, _ = _features_and_labels(classifier, _generate(untrained_like(gan, seed), n, seed))
-    return {
-        "fd": frechet_distance(fake, real_test),
-        "fd_untrained": frechet_distance(fake_untrained, real_test),
-        "fd_real": frechet_distance(real_train, real_test),
-        "modes_covered": int((counts >= MODE_FRACTION * n).sum()),
-        "modes_total": 10,
-        "n_samples": n,
+
+def real_index(size: int, n: int, seed: int) -> Tensor:
+    """``min(n, size)`` distinct training images drawn by ``seed``: the ``real`` reference."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(size, generator=generator)[:n]
+
+
+def evaluate_images(gan, data: str | None, n_samples: int | None = None, seed: int = 0, *,
+                    features: str = "digits", inception: str | None = None) -> dict:
+    """``multigan eval`` for an image GAN: :func:`evaluate_digits` by default, or with
+    ``features="inception"`` :func:`evaluate_inception` (``inception``: the weights file; see
+    :func:`.inception.find_inception`)."""
+    if features == "digits":
+        if inception is not None:
+            raise ConfigError("--inception applies to --features inception")
+        return evaluate_digits(gan, data, n_samples, seed)
+    if features == "inception":
+        return evaluate_inception(gan, data, n_samples, seed, inception=inception)
+    raise ConfigError(f"image features {features!r}: allowed 'digits' (the default) or 'inception'")
+
+
+def evaluate_digits(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict:
+    """Quality of an image GAN trained on digits, with its reference points.
+
+    ``n_samples`` (default 1,000) samples are compared with the 359 real test digits in the
+    digits classifier's features: ``fd`` (Fréchet distance), ``kid`` and ``kid_std``
+    (:func:`~multigan.metrics.kernel_distance`), ``precision``, ``recall``, ``density``,
+    ``coverage`` (k = 5), ``memorisation`` (nearest-training-image distance against real test
+    images'), ``class_kl`` (confident-prediction class histogram against the real one) and
+    ``modes_covered`` (digits confidently assigned to at least 1% of the samples).
+
+    ``references`` holds the same metrics for ``real`` (real training images: the floor),
+    ``copy10`` and ``copy100`` (that many training images, a tenth of them per class,
+    repeated to ``n_samples``) and ``untrained`` (the same config, untrained).
+    """
+    if data not in (None, "digits"):
+        raise ConfigError(f"the digits metrics are defined on the built-in digits dataset (its classifier "
+                          f"gives the feature space); this run trained on {data!r}: use --features inception")
+    n = 1000 if n_samples is None else n_samples
+    classifier = digits_classifier(gan.device)
+    train = digits("train")
+    test_features, test_probs = _classify(classifier, digits("test").images.to(gan.device))
+    train_features, train_probs = _classify(classifier, train.images.to(gan.device))
+
+    def score(seen: tuple[Tensor, Tensor]) -> dict:
+        feats, probs = seen
+        kid, kid_std = kernel_distance(feats, test_features, seed=seed)
+        confident = probs[probs.max(dim=1).values >= CONFIDENCE].argmax(dim=1)
+        return {
+            "fd": frechet_distance(feats, test_features),
+            "kid": kid, "kid_std": kid_std,
+            **precision_recall_density_coverage(test_features, feats),
+            "memorisation": memorisation(feats, train_features, test_features),
+            "class_kl": class_histogram_kl(probs, test_probs, CONFIDENCE),
+            "modes_covered": int((torch.bincount(confident, minlength=10) >= MODE_FRACTION * len(feats)).sum()),
+            "n_samples": len(feats),
+        }
+
+    def from_train(index: Tensor):
+        return lambda: (train_features[index], train_probs[index])
+
+    references = {
+        "real": from_train(real_index(len(train), n, seed)),
+        **{f"copy{k}": from_train(copy_index(train.labels, k, n)) for k in COPIES},
+        "untrained": lambda: _classify(classifier, _generate(untrained_like(gan, seed), n, seed)),
     }
+    return with_references(score, _classify(classifier, _generate(gan, n, seed)), references)
+
+
+@torch.no_grad()
+def _inception_of_samples(gan, n: int, seed: int, model) -> Tensor:
+    """TF-Inception features of ``n`` samples drawn as the digits metrics draw them."""
+    return torch.cat([inception_features(chunk, model) for chunk in sample_in_chunks(gan, n, seed, chunk=500)])
+
+
+def _inception_of_items(dataset, index: Tensor, model, batch: int = 32) -> Tensor:
+    """TF-Inception features of ``dataset[index]``, each distinct item computed once."""
+    unique, inverse = index.unique(return_inverse=True)
+    feats = torch.cat([inception_features(torch.stack([dataset[int(i)] for i in chunk]), model)
+                       for chunk in unique.split(batch)])
+    return feats[inverse]
+
+
+def evaluate_inception(gan, data: str | None, n_samples: int | None = None, seed: int = 0, *,
+                       inception: str | None = None) -> dict:
+    """``multigan eval RUN --features inception``: ``n_samples`` (default 1,000) samples against
+    real images of the run's data, at the model's size, in the standard TF-Inception features
+    (:mod:`.inception`): ``fid``, ``kid``, ``kid_std``, ``n_samples``, ``n_real``.
+
+    The real set is up to ``n_samples`` test images drawn by ``seed``; a folder has no test
+    split, so a seeded half of its images at most, the rest standing in for the training set.
+    ``references``: ``real`` (``n_samples`` distinct training images: the floor at this count),
+    ``copy10`` and ``copy100`` (that many training images repeated, a share per class where the
+    data has labels), ``untrained``."""
+    n = 1000 if n_samples is None else n_samples
+    if n < 2:
+        raise ConfigError(f"FID and KID need at least 2 samples, got {n}")
+    model = load_inception(inception, gan.device)
+    from . import IMAGE   # the modality's loaders (this module is imported by the modality's __init__)
+
+    test = IMAGE.dataset(data, gan, "test")
+    order = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))
+    if isinstance(test, ImageFolder):             # one set of files: split it
+        k = min(n, len(test) // 2)
+        train, train_index, labels = test, order[k:], None
+    else:
+        k = min(n, len(test))
+        train = IMAGE.dataset(data, gan, "train")
+        train_index, labels = torch.arange(len(train)), getattr(train, "labels", None)
+    if k < 2 or len(train_index) < 2:
+        raise DataError(f"data {data!r} has too few images for FID and KID ({len(test)})")
+    real = _inception_of_items(test, order[:k], model)
+
+    def score(feats: Tensor) -> dict:
+        kid, kid_std = kernel_distance(feats, real, seed=seed)
+        return {"fid": frechet_distance(feats, real), "kid": kid, "kid_std": kid_std,
+                "n_samples": len(feats), "n_real": len(real)}
+
+    def from_train(index: Tensor):
+        return lambda: _inception_of_items(train, train_index[index], model)
+
+    references = {
+        "real": from_train(real_index(len(train_index), n, seed)),
+        **{f"copy{c}": from_train(copy_index(None if labels is None else labels[train_index], c, n))
+           for c in COPIES},
+        "untrained": lambda: _inception_of_samples(untrained_like(gan, seed), n, seed, model),
+    }
+    return with_references(score, _inception_of_samples(gan, n, seed, model), references)
