@@ -7,30 +7,41 @@
 
 The same run from the command line: multigan train --config recipes/melgan_notes.json
 
-Vocodes the mels of real held-out notes and compares the result with the originals
-(multi-resolution STFT distance, log-mel L1), beside an untrained vocoder of the same config.
-Target: mel_l1 <= 0.5 x mel_l1_untrained.
+Vocodes the mels of 64 real held-out notes and compares the result with the originals
+(log-mel L1, multi-resolution STFT distance, loudness error, whether the pitch classifier hears
+the input note's pitch), beside the reference points: Griffin-Lim from the same mels (no
+training), the vocoder fed another note's mel, white noise at each note's loudness and an
+untrained vocoder (see docs/evaluation.md). Targets: mel_l1 <= 0.5 x wrong_mel's and <= 0.5 x
+noise's, |loudness_error_db| <= 1, pitch_accuracy >= 0.95.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from multigan.recipe import recipe_arguments, run_recipe
+from multigan.recipe import check_targets, recipe_arguments, reference_table, run_recipe
 
 CONFIG = Path(__file__).with_suffix(".json")
+KEYS = ("mel_l1", "stft_distance", "loudness_error_db", "pitch_accuracy")
 
 
 def main(out_dir: str | Path = "runs/melgan_notes", scale: float = 1.0, overrides: dict | None = None,
          n_samples: int = 64, progress: bool = True) -> dict:
-    """Train, evaluate, print the figures beside the target, and return the metrics."""
+    """Train, evaluate, print the figures beside the references and targets, and return the metrics."""
     gan, metrics, train = run_recipe(CONFIG, out_dir, scale, overrides, n_samples=n_samples, progress=progress)
-    ratio = metrics["mel_l1"] / metrics["mel_l1_untrained"]
+    refs = metrics["references"]
+    wrong, noise, gl = refs["wrong_mel"]["mel_l1"], refs["noise"]["mel_l1"], refs["griffin_lim"]
     print(f"\nMelGAN on notes, {gan.config.stft_warmup_steps} STFT warm-up steps, then {train['max_steps']} "
           f"adversarial steps (scale {scale})")
-    print(f"  stft_distance  {metrics['stft_distance']:8.3f}   untrained {metrics['stft_distance_untrained']:8.3f}")
-    print(f"  mel_l1         {metrics['mel_l1']:8.3f}   untrained {metrics['mel_l1_untrained']:8.3f}")
-    print(f"  mel_l1 ratio   {ratio:8.3f}   target <= 0.5: {'met' if ratio <= 0.5 else 'MISSED'}")
+    print(reference_table(metrics, KEYS))
+    check_targets([
+        (f"mel_l1 {metrics['mel_l1']:.3f} <= 0.5 x wrong_mel's {wrong:.3f}", metrics["mel_l1"] <= 0.5 * wrong),
+        (f"mel_l1 {metrics['mel_l1']:.3f} <= 0.5 x noise's {noise:.3f}", metrics["mel_l1"] <= 0.5 * noise),
+        (f"|loudness_error_db| {abs(metrics['loudness_error_db']):.2f} <= 1", abs(metrics["loudness_error_db"]) <= 1),
+        (f"pitch_accuracy {metrics['pitch_accuracy']:.3f} >= 0.95", metrics["pitch_accuracy"] >= 0.95),
+    ])
+    print(f"  (Griffin-Lim, untrained: mel_l1 {gl['mel_l1']:.3f}, stft_distance {gl['stft_distance']:.3f}, "
+          f"loudness_error_db {gl['loudness_error_db']:+.2f}, pitch_accuracy {gl['pitch_accuracy']:.3f})")
     print(f"samples (WAV + spectrogram PNG): {Path(out_dir) / 'samples'}   metrics: {Path(out_dir) / 'eval.json'}")
     return metrics
 

@@ -11,31 +11,39 @@ Sized for a CPU (about 25 minutes on 2 cores): notes at 4 kHz in the 4,096-sampl
 (1.02 s, the whole note), d = 16, batch 32, 2 critic steps, Adam 3e-4, 6,000 steps. See
 docs/wavegan.md for the measured scores along the run.
 
-Scores 1,000 generated notes with the inception-style score of a pitch classifier trained on
-real notes, beside the same score of real held-out notes. Target: score >= 0.5 x score_real.
+Compares 1,000 generated notes with 1,000 real held-out notes (a pitch classifier's inception
+score and Fréchet distance, the Fréchet distance of log-mel statistics, the KL of the pitch
+histograms), beside the trivial reference points: other real notes, eight constant pure sines
+(one per pitch), white noise and an untrained generator (see docs/evaluation.md). Targets:
+fd < the sines' fd, fd_mel < the sines' fd_mel (a note is more than its pitch), and
+score >= 0.7 x the real notes' score.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from multigan.recipe import recipe_arguments, run_recipe
+from multigan.recipe import check_targets, recipe_arguments, reference_table, run_recipe
 
 CONFIG = Path(__file__).with_suffix(".json")
+KEYS = ("score", "fd", "fd_mel", "pitch_kl")
 
 
 def main(out_dir: str | Path = "runs/wavegan_notes", scale: float = 1.0, overrides: dict | None = None,
          n_samples: int = 1000, progress: bool = True, batch_size: int | None = None) -> dict:
-    """Train, evaluate, print the figures beside the target, and return the metrics
-    (``batch_size`` replaces the recipe's, for the fast test)."""
+    """Train, evaluate, print the figures beside the references and targets, and return the
+    metrics (``batch_size`` replaces the recipe's, for the fast test)."""
     _, metrics, train = run_recipe(CONFIG, out_dir, scale, overrides, n_samples=n_samples, progress=progress,
                                    batch_size=batch_size)
-    ratio = metrics["score"] / metrics["score_real"]
+    real, sine = metrics["references"]["real"], metrics["references"]["sines"]
     print(f"\nWaveGAN on notes, {train['max_steps']} steps of {train['batch_size']} (scale {scale})")
-    print(f"  score       {metrics['score']:8.3f}")
-    print(f"  score_real  {metrics['score_real']:8.3f}")
-    print(f"  ratio       {ratio:8.3f}   target >= 0.5: {'met' if ratio >= 0.5 else 'MISSED'}")
-    print(f"  fd          {metrics['fd']:8.1f}   untrained {metrics['fd_untrained']:8.1f}")
+    print(reference_table(metrics, KEYS))
+    check_targets([
+        (f"fd {metrics['fd']:.1f} < the sines' {sine['fd']:.1f}", metrics["fd"] < sine["fd"]),
+        (f"fd_mel {metrics['fd_mel']:.2f} < the sines' {sine['fd_mel']:.2f}", metrics["fd_mel"] < sine["fd_mel"]),
+        (f"score {metrics['score']:.3f} >= 0.7 x real notes' {real['score']:.3f}",
+         metrics["score"] >= 0.7 * real["score"]),
+    ])
     print(f"samples (WAV + spectrogram PNG): {Path(out_dir) / 'samples'}   metrics: {Path(out_dir) / 'eval.json'}")
     return metrics
 

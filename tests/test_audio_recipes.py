@@ -39,5 +39,7 @@ def test_melgan_ljspeech_recipe_on_an_ljspeech_layout(tmp_path):
     tones(wavs, 16, 22050, 0.5)
     metrics = load("melgan_ljspeech").main(str(wavs), tmp_path / "run", scale=1e-9, n_samples=2, progress=False,
                                            overrides={"g_width": 4, "d_width": 4, "num_d": 1})
-    assert {"stft_distance", "mel_l1", "stft_distance_untrained", "mel_l1_untrained"} <= set(metrics)
+    assert {"stft_distance", "mel_l1", "loudness_error_db", "references"} <= set(metrics)
+    assert "pitch_accuracy" not in metrics                  # a folder has no pitch labels
+    assert set(metrics["references"]) == {"griffin_lim", "wrong_mel", "noise", "untrained"}
     assert (tmp_path / "run" / "eval.json").is_file()

@@ -100,8 +100,10 @@ def test_a_label_conditioned_family_trains_on_labelled_notes_and_is_scored(tinyl
     assert x.shape == (3, 1, 4096) and torch.equal(x, gan.sample(cond=asked, seed=1))
 
     metrics = audio.evaluate(gan, None, 64, 0)
-    assert set(metrics) == {"label_accuracy", "label_accuracy_real", "label_accuracy_untrained", "n_samples"}
-    assert metrics["label_accuracy_real"] > 0.9           # the classifier hears real notes' pitches
+    assert set(metrics) == {"label_accuracy", "n_samples", "references"} and metrics["n_samples"] == 64
+    assert metrics["references"].keys() == {"real", "untrained"}
+    assert all(set(ref) == {"label_accuracy"} for ref in metrics["references"].values())
+    assert metrics["references"]["real"]["label_accuracy"] > 0.9   # the classifier hears real notes' pitches
     assert 0.0 <= metrics["label_accuracy"] <= 1.0
 
 

@@ -211,8 +211,10 @@ def test_audio_family_trains_samples_and_evaluates_through_the_cli(tmp_path, cap
         assert (tmp_path / f"out-00{i}.png").stat().st_size > 0
 
     metrics = eval_json(capsys, run, 64)
-    assert {"score", "score_real", "fd", "fd_untrained", "n_samples"} <= set(metrics)
-    assert all(math.isfinite(metrics[k]) for k in ("score", "score_real", "fd", "fd_untrained"))
+    assert {"score", "fd", "fd_mel", "pitch_kl", "n_samples", "references"} <= set(metrics)
+    assert set(metrics["references"]) == {"real", "sines", "noise", "untrained"}
+    for values in (metrics, *metrics["references"].values()):
+        assert all(math.isfinite(values[k]) for k in ("score", "fd", "fd_mel", "pitch_kl"))
 
 
 def test_text_family_trains_samples_and_evaluates_through_the_cli(tmp_path, capsys):
