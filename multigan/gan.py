@@ -175,10 +175,12 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
         return self.generator_ema if self.generator_ema is not None else self.generator
 
     @torch.no_grad()
-    def sample(self, n: int | None = None, *, seed: int | None = None, cond: Any = None) -> Any:
+    def sample(self, n: int | None = None, *, seed: int | None = None, cond: Any = None, **options: Any) -> Any:
         """``n`` samples in data space (or one per condition in ``cond``), reproducible by ``seed``.
 
         Sampling runs the networks in eval mode and leaves the global random state untouched.
+        ``options`` go to :meth:`generate` (a contract's sampling options, such as a text GAN's
+        ``temperature``; the contract checks them).
         """
         rng = torch.Generator(device=self.device)
         if seed is None:
@@ -189,7 +191,7 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
         was_training = net.training
         net.eval()
         try:
-            return self.generate(n, cond=cond, rng=rng)
+            return self.generate(n, cond=cond, rng=rng, **options)
         finally:
             net.train(was_training)
 

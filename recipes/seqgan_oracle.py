@@ -5,55 +5,144 @@
     python recipes/seqgan_oracle.py --set pretrain_g_epochs=120 --set pretrain_d_rounds=50 \
         --set d_rounds=5 --set d_epochs=3 --steps 200   # the paper's schedule, for a GPU
 
-Scores G at three points by NLL-oracle (the oracle's per-token negative log-likelihood of
-10,000 samples of G; lower is better): untrained, after MLE pre-training, and after
-adversarial training; and prints them beside the paper's. Target: the paper's ordering,
+Scores G at three points, untrained, after MLE pre-training and after adversarial training,
+by NLL-oracle (the oracle's per-token negative log-likelihood of 10,000 samples of G: quality)
+and NLL-test (G's per-token NLL of the 2,000 held-out oracle sequences: coverage), and prints
+them beside the paper's NLL-oracle and the oracle's own. Target: the paper's ordering,
 random > MLE > SeqGAN.
+
+NLL-oracle alone rewards a sharper, less diverse G: sampled at temperature 0.8 the oracle
+itself scores far below its own entropy. So the MLE generator (kept after pre-training) and the
+SeqGAN generator are also swept over sampling temperatures, each scored by both metrics at each
+temperature (G's NLL-test under the same tempered softmax), beside the oracle's own sweep: the
+quality-diversity view of Caccia et al., "Language GANs Falling Short" (ICLR 2020). SeqGAN beats
+MLE only if its curve lies below MLE's (lower NLL-oracle at the same NLL-test), not merely if
+its T = 1 point has a lower NLL-oracle. Written as quality_diversity.md and .png in the run
+folder.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 from multigan import Trainer
-from multigan.recipe import load_recipe, recipe_arguments
+from multigan.modalities.text.metrics import OracleReference, oracle_scores
+from multigan.plots import Series, line_plot_png
+from multigan.recipe import check_targets, load_recipe, recipe_arguments
 from multigan.registry import get_modality
 
 CONFIG = Path(__file__).with_suffix(".json")
 PAPER = {"random": 10.310, "mle": 9.038, "seqgan": 8.736}
+TEMPERATURES = (0.8, 0.9, 1.0, 1.1, 1.25)
+SWEEP_MODELS = {"mle": "MLE", "seqgan": "SeqGAN", "oracle": "oracle"}
+
+
+def sweep(model, temperatures, n_samples: int, known: dict | None = None) -> list[dict]:
+    """:func:`oracle_scores` of ``model`` at each temperature (``known``: scores already
+    computed at T = 1, reused)."""
+    return [known if (t == 1.0 and known is not None) else oracle_scores(model, n_samples, 0, t)
+            for t in temperatures]
+
+
+def at_equal_quality(points: list[dict], nll_oracle: float) -> dict | None:
+    """The point of a swept curve (points in order of temperature) whose NLL-oracle is
+    ``nll_oracle``, interpolated linearly between the two sweep points around it (temperature
+    and NLL-test alike); None when the sweep does not reach it."""
+    for a, b in zip(points, points[1:]):
+        if min(a["nll_oracle"], b["nll_oracle"]) <= nll_oracle <= max(a["nll_oracle"], b["nll_oracle"]) \
+                and a["nll_oracle"] != b["nll_oracle"]:
+            w = (nll_oracle - a["nll_oracle"]) / (b["nll_oracle"] - a["nll_oracle"])
+            return {"temperature": a["temperature"] + w * (b["temperature"] - a["temperature"]),
+                    "nll_oracle": nll_oracle, "nll_test": a["nll_test"] + w * (b["nll_test"] - a["nll_test"])}
+    return None
+
+
+def write_sweep(points: dict[str, list[dict]], out_dir: Path, n_samples: int) -> str:
+    """The sweep as a markdown table (``quality_diversity.md``, returned) and a plot
+    (``quality_diversity.png``): x = NLL-test, y = NLL-oracle, one curve per model, and on the
+    right the MLE and SeqGAN curves again on axes of their own."""
+    lines = [f"NLL-oracle (quality) and NLL-test (coverage) at each sampling temperature, {n_samples:,} samples; "
+             "both per token, lower is better. The oracle at T = 1 is the true distribution.", "",
+             "| model | T | nll_oracle | nll_test |", "| --- | ---: | ---: | ---: |"]
+    for key, rows in points.items():
+        lines += [f"| {SWEEP_MODELS[key]} | {r['temperature']:g} | {r['nll_oracle']:.3f} | {r['nll_test']:.3f} |"
+                  for r in rows]
+    table = "\n".join(lines) + "\n"
+    (out_dir / "quality_diversity.md").write_text(table)
+    series = [Series(SWEEP_MODELS[key] if key != "oracle" else "oracle (the true distribution at T = 1: large dot)",
+                     [(r["nll_test"], r["nll_oracle"]) for r in rows], [f"T={r['temperature']:g}" for r in rows],
+                     colour="#7f7f7f" if key == "oracle" else None, dashed=key == "oracle",
+                     highlight=[i for i, r in enumerate(rows) if key == "oracle" and r["temperature"] == 1.0])
+              for key, rows in points.items()]
+    line_plot_png(series, out_dir / "quality_diversity.png", zoom=[SWEEP_MODELS["mle"], SWEEP_MODELS["seqgan"]],
+                  title="SeqGAN on the oracle: quality against coverage, over sampling temperatures T",
+                  x_label="NLL-test: the model's NLL of held-out oracle data (coverage; lower is better)",
+                  y_label="NLL-oracle: the oracle's NLL of the model's samples (quality; lower is better)")
+    return table
 
 
 def main(out_dir: str | Path = "runs/seqgan_oracle", scale: float = 1.0, overrides: dict | None = None,
-         n_samples: int = 10_000, progress: bool = True, steps: int | None = None) -> dict:
-    """Train in two stages (pre-training, then adversarial), score each, print the table and
-    return ``{"random": ..., "mle": ..., "seqgan": ..., "nll_test": ..., "rewards": [...]}``."""
+         n_samples: int = 10_000, progress: bool = True, steps: int | None = None,
+         temperatures: tuple[float, ...] = TEMPERATURES) -> dict:
+    """Train in two stages (pre-training, then adversarial), score each, sweep temperatures,
+    print the tables and return ``{"nll_oracle": {"random", "mle", "seqgan"}, "nll_test": {...},
+    "oracle": {...}, "untrained": {...}, "n_samples": n, "sweep": {"mle", "seqgan", "oracle":
+    [{"nll_oracle", "nll_test", "temperature", "n_samples"}, ...]}, "mle_at_seqgan_quality":
+    {"temperature", "nll_oracle", "nll_test"} or None, "rewards": [...]}`` (the references
+    ``oracle`` and ``untrained`` are those of the final evaluation: the oracle at T = 1, an
+    untrained G)."""
+    out_dir = Path(out_dir)
     gan, train = load_recipe(CONFIG, scale, overrides)
     if steps is not None:
         train["max_steps"] = steps
-    evaluate = get_modality("text").evaluate
-    nll = {"random": evaluate(gan, "oracle", n_samples, 0)["nll_oracle"]}
+    temperatures = tuple(sorted({float(t) for t in temperatures}))
+    scores = {"random": oracle_scores(gan, n_samples, 0)}
     # stage 1: the pre-training phases only (MLE of G, then D); stage 2 resumes adversarially
     Trainer(gan, out_dir=out_dir, progress=progress, **{**train, "max_steps": 0}).fit()
-    nll["mle"] = evaluate(gan, "oracle", n_samples, 0)["nll_oracle"]
+    mle = copy.deepcopy(gan).eval()   # the MLE generator, kept for the sweep
+    points = {"mle": sweep(mle, temperatures, n_samples)}
+    scores["mle"] = next((p for p in points["mle"] if p["temperature"] == 1.0), None) or oracle_scores(mle, n_samples)
     Trainer(gan, out_dir=out_dir, progress=progress, **train).fit()
-    final = evaluate(gan, "oracle", n_samples, 0)
-    nll["seqgan"] = final["nll_oracle"]
+    final = get_modality("text").evaluate(gan, "oracle", n_samples, 0)   # with the references
+    references = final.pop("references")
+    scores["seqgan"] = final
+    points["seqgan"] = sweep(gan, temperatures, n_samples, known=final)
+    points["oracle"] = sweep(OracleReference(), temperatures, n_samples, known=references["oracle"])
 
-    logged = [json.loads(line) for line in (Path(out_dir) / "metrics.jsonl").read_text().splitlines()]
+    logged = [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
     rewards = [entry["g_reward"] for entry in logged if "g_reward" in entry]
-    result = {**nll, "nll_test": final["nll_test"], "rewards": rewards}
-    (Path(out_dir) / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
+    result = {"nll_oracle": {k: s["nll_oracle"] for k, s in scores.items()},
+              "nll_test": {k: s["nll_test"] for k, s in scores.items()},
+              "oracle": references["oracle"], "untrained": references["untrained"],
+              "n_samples": n_samples, "sweep": points,
+              "mle_at_seqgan_quality": at_equal_quality(points["mle"], final["nll_oracle"]), "rewards": rewards}
+    (out_dir / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = write_sweep(points, out_dir, n_samples)
 
-    print(f"\nSeqGAN on the oracle: NLL-oracle of {n_samples:,} samples (lower is better), scale {scale}")
-    print(f"  {'':8s} {'paper':>8s} {'ours':>8s}")
+    nll, test, oracle = result["nll_oracle"], result["nll_test"], result["oracle"]
+    print(f"\nSeqGAN on the oracle: per-token NLLs of {n_samples:,} samples (lower is better), scale {scale}")
+    print(f"  {'':8s} {'paper':>8s} {'nll_oracle':>11s} {'nll_test':>9s}")
     for key, label in (("random", "random"), ("mle", "MLE"), ("seqgan", "SeqGAN")):
-        print(f"  {label:8s} {PAPER[key]:8.3f} {nll[key]:8.3f}")
-    ordered = nll["random"] > nll["mle"] > nll["seqgan"]
-    print(f"  ordering random > MLE > SeqGAN: {'met' if ordered else 'MISSED'}")
+        print(f"  {label:8s} {PAPER[key]:8.3f} {nll[key]:11.3f} {test[key]:9.3f}")
+    print(f"  {'oracle':8s} {'':8s} {oracle['nll_oracle']:11.3f} {oracle['nll_test']:9.3f}   "
+          "(the true distribution: both ~ its entropy)")
+    check_targets([(f"the paper's ordering by NLL-oracle, random > MLE > SeqGAN: {nll['random']:.3f} > "
+                    f"{nll['mle']:.3f} > {nll['seqgan']:.3f}", nll["random"] > nll["mle"] > nll["seqgan"])])
     if rewards:
         print(f"  D's mean reward on G's samples: first adversarial step {rewards[0]:.3f}, last {rewards[-1]:.3f}")
-    print(f"samples (TXT): {Path(out_dir) / 'samples'}   metrics: {Path(out_dir) / 'eval.json'}")
+    print("\n" + table)
+    matched = result["mle_at_seqgan_quality"]
+    if matched is None:
+        print("SeqGAN's NLL-oracle lies outside the MLE sweep: no MLE temperature matches its quality")
+    else:
+        better = "better" if test["seqgan"] < matched["nll_test"] else "worse"
+        print(f"At SeqGAN's NLL-oracle {nll['seqgan']:.3f}, MLE sampled at T = {matched['temperature']:.2f} has "
+              f"NLL-test {matched['nll_test']:.3f} against SeqGAN's {test['seqgan']:.3f}: at equal quality SeqGAN "
+              f"covers the data {better} than a temperature-tuned MLE generator")
+    print(f"samples (TXT): {out_dir / 'samples'}   metrics: {out_dir / 'eval.json'}   "
+          f"sweep: {out_dir / 'quality_diversity.md'}, {out_dir / 'quality_diversity.png'}")
     return result
 
 

@@ -10,7 +10,9 @@ The same run from the command line:
 Every 10th non-blank line is held out. A sentencepiece model of vocab_size pieces is trained on
 the other lines and saved with the model (a corpus too small for 5,000 pieces says which size
 fits). Evaluates 1,000 decoded samples against the held-out lines: BLEU-2..5, self-BLEU-3,
-distinct-2, and G's NLL of the held-out lines, beside the same for the model after MLE only.
+distinct-2, and G's NLL of the held-out lines, beside the same for the model after MLE only, and
+for the reference points: an untrained G, and real training lines in place of samples (what a
+G writing the corpus's own sentences would score).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 from pathlib import Path
 
 from multigan import Trainer
-from multigan.recipe import load_recipe, recipe_arguments
+from multigan.recipe import load_recipe, recipe_arguments, reference_table
 from multigan.registry import get_modality
 
 CONFIG = Path(__file__).with_suffix(".json")
@@ -42,6 +44,8 @@ def main(data: str, out_dir: str | Path = "runs/seqgan_text", scale: float = 1.0
     print(f"  {'':11s} {'MLE':>8s} {'SeqGAN':>8s}")
     for key in KEYS:
         print(f"  {key:11s} {result['mle'][key]:8.3f} {result['seqgan'][key]:8.3f}")
+    print("SeqGAN beside the reference points (train_lines: real training sentences; no NLL):")
+    print(reference_table(result["seqgan"], KEYS))
     print(f"samples (TXT): {Path(out_dir) / 'samples'}   metrics: {Path(out_dir) / 'eval.json'}")
     return result
 

@@ -106,9 +106,12 @@ def test_eos_masks_losses_rewards_and_samples(monkeypatch):
         monkeypatch.setattr(gan, "rewards", lambda s, r=rewards: r)
         losses.append(gan.generator_loss(ids, Step())["loss"].item())
     assert losses[0] == pytest.approx(losses[1])
-    # samples end at EOS and are padded after it, in sampling and in rollouts
+    # samples end at EOS and are padded after it, in sampling and in rollouts (G's own
+    # sample again, not the fixed ids above)
+    monkeypatch.undo()
     _constant_generator(gan, [0.02, 0.02, 0.5, 0.02, 0.4, 0.02, 0.02])
     x = gan.sample(200, seed=0)
+    assert x.shape == (200, 5)
     assert (x == 2).any()
     after = gan.generator.token_mask(x) == 0
     assert after.any() and torch.all(x[after] == 0)
@@ -241,9 +244,20 @@ def test_text_file_run_keeps_its_tokenizer_resumes_exactly_and_evaluates(corpus,
     assert samples and samples[-1].read_text(encoding="utf-8").count("\n") == 16
 
     metrics = multigan.registry.get_modality("text").evaluate(loaded, str(corpus), 100, 0)
-    assert set(metrics) == {"bleu2", "bleu3", "bleu4", "bleu5", "self_bleu3", "distinct2", "nll_test", "n_samples"}
-    assert all(0 <= metrics[k] <= 1 for k in ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu3", "distinct2"))
+    scores = ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu3", "distinct2")
+    assert set(metrics) == {*scores, "nll_test", "temperature", "n_samples", "references"}
+    assert all(0 <= metrics[k] <= 1 for k in scores) and metrics["temperature"] == 1.0
     assert 0 < metrics["nll_test"] < math.log(38) + 1
+    untrained, lines = metrics["references"]["untrained"], metrics["references"]["train_lines"]
+    assert set(untrained) == set(metrics) - {"references"} and set(lines) == {*scores, "n_samples"}
+    # the corpus's own training sentences match the held-out ones far better than an untrained
+    # G's samples (decoded by the same tokenizer), and a trained G sits nearer to them
+    assert lines["bleu3"] > untrained["bleu3"] + 0.3 and lines["n_samples"] == 100, metrics
+    assert untrained["nll_test"] > metrics["nll_test"], metrics
+    # sampled and scored at a temperature: the keyword the CLI passes on
+    cold = multigan.registry.get_modality("text").evaluate(loaded, str(corpus), 100, 0, temperature=0.5)
+    assert cold["temperature"] == 0.5 and cold["references"]["untrained"]["temperature"] == 0.5
+    assert cold["self_bleu3"] > metrics["self_bleu3"] and cold["nll_test"] > metrics["nll_test"], (cold, metrics)
 
 
 def test_a_vocabulary_mismatch_with_the_tokenizer_is_named():
@@ -262,6 +276,64 @@ def test_cached_steps_match_teacher_forcing(generator):
     for t, (logits, _) in enumerate(gan.generator.prefix_states(ids), start=1):
         stepped.append(logits.log_softmax(-1).gather(1, ids[:, t:t + 1]))
     assert torch.allclose(torch.cat(stepped, dim=1), teacher, atol=1e-5)
+
+
+@pytest.mark.parametrize("generator", ["lstm", "gpt2"])
+def test_nll_at_a_temperature_scores_the_tempered_softmax(generator):
+    gan = small(generator=generator, gpt2_width=16, gpt2_heads=2)
+    ids = gan.sample(6, seed=0)
+    with torch.no_grad():
+        logits, _ = gan.generator.start(6)
+        steps = [logits] + [logits for logits, _ in gan.generator.prefix_states(ids)]
+    logits = torch.stack(steps, dim=1)                                  # (N, L, V)
+    for t in (0.5, 1.0, 2.0):
+        expected = -(logits / t).log_softmax(-1).gather(2, ids[..., None]).mean()
+        assert gan.nll(ids, temperature=t) == pytest.approx(float(expected), rel=1e-5), t
+    assert gan.nll(ids, temperature=0.5) != pytest.approx(gan.nll(ids), rel=1e-3)
+
+
+def test_sampling_at_a_temperature():
+    gan = small(vocab_size=50, max_len=6)
+    with torch.no_grad():
+        gan.generator.lm.head.weight.normal_(0, 1)   # a peaked distribution to sharpen or flatten
+    assert torch.equal(gan.sample(20, seed=3, temperature=1), gan.sample(20, seed=3))
+    # near 0: every sequence is the greedy one; near-infinite: uniform tokens
+    greedy = gan.sample(20, seed=3, temperature=1e-4)
+    assert (greedy == greedy[0]).all() and not (gan.sample(20, seed=3) == greedy[0]).all()
+    logits, _ = gan.generator.start(1)
+    assert greedy[0, 0] == logits.argmax()
+    flat = gan.sample(4000, seed=3, temperature=1e4)[:, 0]
+    assert flat.unique().numel() == 50 and flat.bincount().max() < 4000 / 50 * 1.6
+    assert gan.generator.training   # sample() leaves the mode as it was
+
+
+class FixedTable(multigan.TextGAN):
+    """A text family written before temperatures: generate and nll take none."""
+
+    def __init__(self):
+        super().__init__(multigan.GANConfig(), torch.nn.Linear(1, 5), torch.nn.Linear(1, 1))
+
+    vocab_size, max_len = 5, 3
+
+    def nll(self, ids):
+        return math.log(5)
+
+    def generate(self, n, *, cond=None, rng):
+        return torch.randint(0, 5, (self.check_unconditional(n, cond), 3), generator=rng)
+
+    def discriminator_loss(self, batch, step):
+        raise NotImplementedError
+
+    def generator_loss(self, batch, step):
+        raise NotImplementedError
+
+
+def test_a_family_without_a_temperature_samples_at_one_only():
+    gan = FixedTable()
+    assert not gan.supports_temperature and small().supports_temperature
+    assert torch.equal(gan.sample(4, seed=1, temperature=1.0), gan.sample(4, seed=1))
+    with pytest.raises(ConfigError, match="FixedTable cannot sample at temperature 0.7.*no temperature argument"):
+        gan.sample(4, seed=1, temperature=0.7)
 
 
 def test_gpt2_generator_from_a_local_pretrained_folder(tmp_path):

@@ -28,7 +28,8 @@ def test_train_sample_and_eval_on_a_text_file(tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", str(run), "--n", "50"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert {"bleu2", "bleu5", "self_bleu3", "distinct2", "nll_test"} <= set(metrics)
+    assert {"bleu2", "bleu5", "self_bleu3", "distinct2", "nll_test", "temperature"} <= set(metrics)
+    assert set(metrics["references"]) == {"untrained", "train_lines"}
 
 
 def test_a_corpus_too_small_for_the_vocabulary_says_what_to_set(tmp_path, capsys):
@@ -46,5 +47,11 @@ def test_eval_on_the_oracle_reports_nll_oracle_and_nll_test(tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", str(run), "--n", "200"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert metrics["name"] == "seqgan" and metrics["n_samples"] == 200
+    assert metrics["name"] == "seqgan" and metrics["n_samples"] == 200 and metrics["temperature"] == 1.0
     assert metrics["nll_oracle"] > metrics["nll_test"] > 0   # an untrained G: near-uniform, far from the oracle
+    oracle, untrained = metrics["references"]["oracle"], metrics["references"]["untrained"]
+    # the oracle's own samples and held-out data: both near its entropy (about 5.8 nats a token),
+    # far below a G that has seen one adversarial step and no MLE, which is still near untrained
+    assert 5.5 < oracle["nll_oracle"] < 6.1 and 5.5 < oracle["nll_test"] < 6.1, oracle
+    assert oracle["nll_oracle"] < metrics["nll_oracle"] - 3 and oracle["nll_test"] < metrics["nll_test"] - 2
+    assert abs(untrained["nll_test"] - metrics["nll_test"]) < 0.5, metrics

@@ -156,3 +156,67 @@ def test_distinct_n():
 
 def test_texts_to_tokens_splits_on_whitespace():
     assert texts_to_tokens(["  the  cat\tsat ", ""]) == [["the", "cat", "sat"], []]
+
+
+# ---------------------------------------------------------------- evaluation: temperature and references
+
+def _oracle_entropy(n: int = 500, seed: int = 12345) -> float:
+    """The oracle's entropy per token, estimated as the mean exact entropy of its next-token
+    distributions along n of its own samples (independent of nll_oracle's draws)."""
+    from multigan.modalities.text.data import ORACLE_START, oracle_model
+    from multigan.modalities.text.metrics import OracleReference
+
+    model = oracle_model()
+    ids = OracleReference().sample(n, seed=seed)
+    with torch.no_grad():
+        logits, _ = model(model.shifted_inputs(ids, ORACLE_START))
+        logp = logits.log_softmax(-1)
+        return float(-(logp.exp() * logp).sum(-1).double().mean())
+
+
+def test_a_sharper_oracle_wins_nll_oracle_and_loses_nll_test():
+    """Why the two are reported together: the oracle itself, sampled below temperature 1, scores
+    below its own entropy on NLL-oracle, and pays on NLL-test; above 1, both rise."""
+    from multigan.modalities.text.metrics import OracleReference, oracle_scores
+
+    oracle = OracleReference()
+    cold, true, hot = (oracle_scores(oracle, 300, 0, t) for t in (0.8, 1.0, 1.25))
+    assert [s["temperature"] for s in (cold, true, hot)] == [0.8, 1.0, 1.25]
+    entropy = _oracle_entropy()
+    assert abs(true["nll_oracle"] - entropy) < 0.1 and abs(true["nll_test"] - entropy) < 0.1, (true, entropy)
+    assert cold["nll_oracle"] < entropy - 0.5, cold          # "better" than the truth itself...
+    assert cold["nll_test"] > true["nll_test"] + 0.05, (cold, true)   # ...by covering less of it
+    assert hot["nll_oracle"] > entropy + 0.5 and hot["nll_test"] > true["nll_test"] + 0.05, (hot, true)
+
+
+def test_oracle_evaluation_has_the_oracle_and_an_untrained_model_as_references():
+    import multigan
+    from multigan.modalities.text.metrics import evaluate_text
+
+    torch.manual_seed(0)
+    gan = multigan.build("seqgan", d_filter_sizes=(1, 2), d_num_filters=(4, 4))
+    result = evaluate_text(gan, "oracle", 200, 0, temperature=0.9)
+    assert list(result) == ["nll_oracle", "nll_test", "temperature", "n_samples", "references"]
+    assert result["temperature"] == 0.9 and result["n_samples"] == 200
+    oracle, untrained = result["references"]["oracle"], result["references"]["untrained"]
+    assert set(oracle) == set(untrained) == {"nll_oracle", "nll_test", "temperature", "n_samples"}
+    # the oracle is scored as the true distribution (T = 1) whatever T the model is scored at
+    assert oracle["temperature"] == 1.0 and untrained["temperature"] == 0.9
+    assert abs(oracle["nll_oracle"] - _oracle_entropy()) < 0.1, oracle
+    assert oracle["nll_oracle"] < untrained["nll_oracle"] - 3 and oracle["nll_test"] < untrained["nll_test"] - 2
+    # an untrained G is a fresh one of the same config: as far from the oracle as this one
+    assert abs(untrained["nll_oracle"] - result["nll_oracle"]) < 0.5
+
+
+@pytest.mark.parametrize("bad", [0, -0.5, float("nan"), float("inf"), True, "0.8", None])
+def test_a_temperature_must_be_a_finite_positive_number(bad):
+    import multigan
+    from multigan.modalities.text.metrics import evaluate_text, oracle_scores, OracleReference
+
+    gan = multigan.build("seqgan", vocab_size=20, max_len=4, d_filter_sizes=(1, 2), d_num_filters=(4, 4))
+    for call in (lambda: gan.sample(3, seed=0, temperature=bad),
+                 lambda: evaluate_text(gan, "oracle", 10, 0, temperature=bad),
+                 lambda: oracle_scores(OracleReference(), 10, 0, bad)):
+        with pytest.raises(multigan.ConfigError, match="temperature must be a finite number > 0") as error:
+            call()
+        assert "\n" not in str(error.value)

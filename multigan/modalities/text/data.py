@@ -64,9 +64,10 @@ class Oracle(LSTMLanguageModel):
         self.requires_grad_(False).eval()
 
     @torch.no_grad()
-    def nll(self, ids: Tensor) -> float:
-        """Mean negative log-likelihood per token of sequences ids (N, L) under the oracle,
-        computed on the oracle's device in chunks of :data:`NLL_CHUNK` sequences."""
+    def nll(self, ids: Tensor, temperature: float = 1.0) -> float:
+        """Mean negative log-likelihood per token of sequences ids (N, L) under the oracle (or,
+        with ``temperature``, under the oracle's ``softmax(logits / temperature)``), computed
+        on the oracle's device in chunks of :data:`NLL_CHUNK` sequences."""
         if ids.dim() != 2 or ids.dtype != torch.long:
             raise DataError(f"oracle NLL takes long token ids (N, L), got {ids.dtype} {tuple(ids.shape)}")
         if ids.numel() == 0:
@@ -75,7 +76,7 @@ class Oracle(LSTMLanguageModel):
             raise DataError(f"oracle NLL takes token ids in [0, {self.vocab_size}), got ids from "
                             f"{int(ids.min())} to {int(ids.max())}")
         device = self.head.weight.device
-        total = sum(-self.log_probs(chunk.to(device), ORACLE_START).double().sum()
+        total = sum(-self.log_probs(chunk.to(device), ORACLE_START, temperature=temperature).double().sum()
                     for chunk in ids.split(NLL_CHUNK))
         return float(total) / ids.numel()
 
@@ -179,6 +180,16 @@ def text_lines(path: str | Path) -> tuple[list[str], list[str]]:
     return train, test
 
 
+def encode_lines(lines: list[str], tokenizer: Tokenizer, max_len: int) -> Tensor:
+    """Token ids (len(lines), max_len): each line's tokens, then EOS, then PAD up to ``max_len``
+    (a line too long is cut at ``max_len``, and then has no EOS)."""
+    ids = torch.full((len(lines), max_len), PAD, dtype=torch.long)
+    for i, tokens in enumerate(tokenizer.encode_batch(lines)):
+        row = (tokens + [EOS])[:max_len]
+        ids[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+    return ids
+
+
 class TextCorpus(Dataset):
     """The lines of a UTF-8 text file (or a folder of ``*.txt`` files, see :func:`text_lines`)
     as token ids (max_len,): each line's tokens, then EOS, then PAD up to ``max_len``; a line
@@ -199,10 +210,7 @@ class TextCorpus(Dataset):
                             f"{split} split (every {HELD_OUT_EVERY}th line is held out); add lines")
         self.tokenizer, self.max_len, self.split = tokenizer, max_len, split
         self.source = f"{path} ({split})"
-        self.ids = torch.full((len(self.lines), max_len), PAD, dtype=torch.long)
-        for i, tokens in enumerate(tokenizer.encode_batch(self.lines)):
-            row = (tokens + [EOS])[:max_len]
-            self.ids[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+        self.ids = encode_lines(self.lines, tokenizer, max_len)
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from ...kernels import sample_categorical, token_logprobs
 from ...errors import DataError
 from .data import ORACLE_START
-from .lm import LSTMLanguageModel
+from .lm import LSTMLanguageModel, tempered_projection
 from .tokenizer import Tokenizer
 
 State = Any
@@ -51,8 +51,9 @@ class TextGenerator(nn.Module, metaclass=abc.ABCMeta):
         """States of the same position stacked along the batch."""
 
     @abc.abstractmethod
-    def log_probs(self, ids: Tensor) -> Tensor:
-        """Teacher forcing: ``log p(ids[:, t] | start, ids[:, :t])``, float (N, L)."""
+    def log_probs(self, ids: Tensor, temperature: float = 1.0) -> Tensor:
+        """Teacher forcing: ``log p(ids[:, t] | start, ids[:, :t])``, float (N, L), under
+        ``softmax(logits / temperature)``."""
 
     def start(self, n: int) -> tuple[Tensor, State]:
         """Logits (n, V) of the first token, and the state after reading the start token."""
@@ -84,9 +85,11 @@ class TextGenerator(nn.Module, metaclass=abc.ABCMeta):
         after_eos = (is_eos.cumsum(dim=1) - is_eos) > 0
         return (~after_eos).float()
 
-    def _draw(self, logits: Tensor, done: Tensor, rng: torch.Generator | None) -> tuple[Tensor, Tensor]:
-        """Sample one token per row; rows already ended get PAD. Returns (tokens, done)."""
-        tokens = sample_categorical(logits, generator=rng)
+    def _draw(self, logits: Tensor, done: Tensor, rng: torch.Generator | None,
+              temperature: float = 1.0) -> tuple[Tensor, Tensor]:
+        """Sample one token per row from ``softmax(logits / temperature)``; rows already ended
+        get PAD. Returns (tokens, done)."""
+        tokens = sample_categorical(logits, temperature, generator=rng)
         tokens = torch.where(done, torch.full_like(tokens, self.pad), tokens)
         if self.eos is not None:
             done = done | (tokens == self.eos)
@@ -94,13 +97,14 @@ class TextGenerator(nn.Module, metaclass=abc.ABCMeta):
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
-    def sample(self, n: int, length: int, rng: torch.Generator | None = None) -> Tensor:
-        """(n, length) token ids drawn from the model (PAD after an EOS)."""
+    def sample(self, n: int, length: int, rng: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
+        """(n, length) token ids drawn from the model (PAD after an EOS), each token from
+        ``softmax(logits / temperature)``."""
         logits, state = self.start(n)
         done = torch.zeros(n, dtype=torch.bool, device=logits.device)
         out = []
         for t in range(length):
-            token, done = self._draw(logits, done, rng)
+            token, done = self._draw(logits, done, rng, temperature)
             out.append(token)
             if t < length - 1:
                 logits, state = self.step(token, state)
@@ -183,8 +187,8 @@ class LSTMGenerator(TextGenerator):
     def cat(self, states: list[State]) -> State:
         return tuple(torch.cat(parts, dim=1) for parts in zip(*states))
 
-    def log_probs(self, ids: Tensor) -> Tensor:
-        return self.lm.log_probs(ids, self.start_token, impl=self.impl)
+    def log_probs(self, ids: Tensor, temperature: float = 1.0) -> Tensor:
+        return self.lm.log_probs(ids, self.start_token, impl=self.impl, temperature=temperature)
 
 
 class GPT2Generator(TextGenerator):
@@ -232,11 +236,12 @@ class GPT2Generator(TextGenerator):
         return tuple((torch.cat([s[i][0] for s in states]), torch.cat([s[i][1] for s in states]))
                      for i in range(len(states[0])))
 
-    def log_probs(self, ids: Tensor) -> Tensor:
+    def log_probs(self, ids: Tensor, temperature: float = 1.0) -> Tensor:
         inputs = torch.cat([ids.new_full((ids.shape[0], 1), self.start_token), ids[:, :-1]], dim=1)
         hidden = self.model.transformer(input_ids=inputs).last_hidden_state
         # the (N, L, V) logits are never formed: the output projection is chunked inside
-        return token_logprobs(hidden, self.model.lm_head.weight, self.model.lm_head.bias, ids, impl=self.impl)
+        weight, bias = tempered_projection(self.model.lm_head.weight, self.model.lm_head.bias, temperature)
+        return token_logprobs(hidden, weight, bias, ids, impl=self.impl)
 
 
 def build_generator(config) -> TextGenerator:

@@ -9,6 +9,18 @@ from torch import Tensor, nn
 from ...kernels import sample_categorical, token_logprobs
 
 
+def tempered_projection(weight: Tensor, bias: Tensor | None, temperature: float) -> tuple[Tensor, Tensor | None]:
+    """The output layer ``(weight, bias)`` whose logits are the given layer's divided by
+    ``temperature``: ``(h W^T + b) / T = h (W / T)^T + b / T``, so the fused log-probabilities
+    of :func:`multigan.kernels.token_logprobs` take a temperature without forming the logits.
+    At 1 the layer itself (and its gradients) unchanged."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    if temperature == 1:
+        return weight, bias
+    return weight / temperature, None if bias is None else bias / temperature
+
+
 class LSTMLanguageModel(nn.Module):
     """embedding -> single-layer nn.LSTM(batch_first=True) -> linear to vocabulary logits.
 
@@ -34,11 +46,13 @@ class LSTMLanguageModel(nn.Module):
         """(N, L) -> (N, L): ``start_token`` followed by ``ids[:, :-1]`` (the inputs that predict ids)."""
         return torch.cat([ids.new_full((ids.shape[0], 1), start_token), ids[:, :-1]], dim=1)
 
-    def log_probs(self, ids: Tensor, start_token: int, impl: str = "auto") -> Tensor:
-        """Per-token ``log p(ids[:, t] | start, ids[:, :t])`` of ids (N, L), as float32 (N, L),
-        by :func:`multigan.kernels.token_logprobs` (``impl`` chooses its implementation)."""
+    def log_probs(self, ids: Tensor, start_token: int, impl: str = "auto", temperature: float = 1.0) -> Tensor:
+        """Per-token ``log p(ids[:, t] | start, ids[:, :t])`` of ids (N, L) under
+        ``softmax(logits / temperature)``, as float32 (N, L), by
+        :func:`multigan.kernels.token_logprobs` (``impl`` chooses its implementation)."""
         hidden, _ = self.lstm(self.embedding(self.shifted_inputs(ids, start_token)))
-        return token_logprobs(hidden, self.head.weight, self.head.bias, ids, impl=impl)
+        weight, bias = tempered_projection(self.head.weight, self.head.bias, temperature)
+        return token_logprobs(hidden, weight, bias, ids, impl=impl)
 
     @torch.no_grad()
     def sample(self, n: int, length: int, start_token: int, generator: torch.Generator | None = None,

@@ -176,8 +176,8 @@ class SeqGAN(TextGAN):
         return self.generator_ema if self.generator_ema is not None else self.generator
 
     # ------------------------------------------------------------------ sampling and rewards
-    def generate(self, n: int | None, *, cond=None, rng: torch.Generator) -> Tensor:
-        return self.generator.sample(self.check_unconditional(n, cond), self.config.max_len, rng)
+    def generate(self, n: int | None, *, cond=None, rng: torch.Generator, temperature: float = 1.0) -> Tensor:
+        return self.generator.sample(self.check_unconditional(n, cond), self.config.max_len, rng, temperature)
 
     def preview(self, batch, n: int) -> Tensor:
         return self.sample(min(n, N_PREVIEW), seed=0)
@@ -203,13 +203,14 @@ class SeqGAN(TextGAN):
         return torch.cat([partial.T, self.real_probability(samples)[:, None]], dim=1)
 
     @torch.no_grad()
-    def nll(self, ids: Tensor, chunk: int = 1000) -> float:
-        """G's mean negative log-likelihood per counted token (up to and including EOS) of ids (N, L)."""
+    def nll(self, ids: Tensor, temperature: float = 1.0, chunk: int = 1000) -> float:
+        """G's mean negative log-likelihood per counted token (up to and including EOS) of ids
+        (N, L), under ``softmax(logits / temperature)``."""
         ids = ids.to(self.device)
         total, count = 0.0, 0.0
         for part in ids.split(chunk):
             mask = self.generator.token_mask(part)
-            total += float(-(self.generator.log_probs(part) * mask).double().sum())
+            total += float(-(self.generator.log_probs(part, temperature) * mask).double().sum())
             count += float(mask.sum())
         return total / count
 
