@@ -100,11 +100,16 @@ def test_a_label_conditioned_family_trains_on_labelled_notes_and_is_scored(tinyl
     assert x.shape == (3, 1, 4096) and torch.equal(x, gan.sample(cond=asked, seed=1))
 
     metrics = audio.evaluate(gan, None, 64, 0)
-    assert set(metrics) == {"label_accuracy", "n_samples", "references"} and metrics["n_samples"] == 64
-    assert metrics["references"].keys() == {"real", "untrained"}
-    assert all(set(ref) == {"label_accuracy"} for ref in metrics["references"].values())
-    assert metrics["references"]["real"]["label_accuracy"] > 0.9   # the classifier hears real notes' pitches
+    assert set(metrics) == {"label_accuracy", "fd", "fd_mel", "n_samples", "references"}
+    assert metrics["n_samples"] == 64
+    refs = metrics["references"]
+    assert refs.keys() == {"real", "sines", "untrained"}
+    assert all(set(ref) == {"label_accuracy", "fd", "fd_mel"} for ref in refs.values())
+    assert refs["real"]["label_accuracy"] > 0.9                    # the classifier hears real notes' pitches
     assert 0.0 <= metrics["label_accuracy"] <= 1.0
+    # a tone at the asked pitch passes label_accuracy; only the distances tell it from notes
+    assert refs["sines"]["label_accuracy"] > 0.9
+    assert refs["sines"]["fd"] > 5 * refs["real"]["fd"] and refs["sines"]["fd_mel"] > 5 * refs["real"]["fd_mel"]
 
 
 def test_label_batches_are_checked(tinylabel):

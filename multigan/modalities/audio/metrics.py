@@ -278,6 +278,26 @@ def _on_notes(gan, data: str | None, n_samples: int | None, what: str) -> tuple[
     return 1000 if n_samples is None else n_samples, rate, length, pitch_classifier(rate, length, gan.device)
 
 
+def _note_distances(classifier: PitchClassifier, rate: int, held_out: list[Tensor], device):
+    """``features(chunks) -> (deep, probs, mel statistics)`` of waveform chunks, and
+    ``distances(deep, probs, stats) -> {"fd", "fd_mel", "pitch_kl"}`` against ``held_out``."""
+    front = MelSpectrogram(statistics_mel_config(rate)).to(device)
+
+    def features(chunks: list[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        deep, probs = _classify(classifier, chunks)
+        with torch.no_grad(), one_thread():
+            stats = torch.cat([mel_statistics(front, x.to(device)).cpu() for x in chunks])
+        return deep, probs, stats
+
+    real_deep, real_probs, real_stats = features(held_out)
+
+    def distances(deep: Tensor, probs: Tensor, stats: Tensor) -> dict[str, float]:
+        return {"fd": frechet_distance(deep, real_deep), "fd_mel": frechet_distance(stats, real_stats),
+                "pitch_kl": class_histogram_kl(probs, real_probs)}
+
+    return features, distances
+
+
 @torch.no_grad()
 def evaluate_pitch(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict:
     """``score``, ``fd``, ``fd_mel`` and ``pitch_kl`` of an unconditional audio GAN (WaveGAN)
@@ -304,23 +324,13 @@ def evaluate_pitch(gan, data: str | None, n_samples: int | None = None, seed: in
     :func:`~multigan.metrics.sample_in_chunks` draws them, from ``seed``.
     """
     n, rate, length, classifier = _on_notes(gan, data, n_samples, "pitch")
-    front = MelSpectrogram(statistics_mel_config(rate)).to(gan.device)
-
-    def features(chunks: list[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
-        deep, probs = _classify(classifier, chunks)
-        device = next(front.buffers()).device
-        with torch.no_grad(), one_thread():
-            stats = torch.cat([mel_statistics(front, x.to(device)).cpu() for x in chunks])
-        return deep, probs, stats
-
     held_out = _real_notes(rate, length, n)
-    real_deep, real_probs, real_stats = features(held_out)
     rms = typical_rms(held_out)
+    features, distances = _note_distances(classifier, rate, held_out, gan.device)
 
     def score(chunks: list[Tensor]) -> dict[str, float]:
         deep, probs, stats = features(chunks)
-        return {"score": inception_score(probs), "fd": frechet_distance(deep, real_deep),
-                "fd_mel": frechet_distance(stats, real_stats), "pitch_kl": class_histogram_kl(probs, real_probs)}
+        return {"score": inception_score(probs), **distances(deep, probs, stats)}
 
     references: dict[str, Callable[[], list[Tensor]]] = {
         "real": lambda: _real_notes(rate, length, n, start=n),
@@ -405,22 +415,31 @@ def evaluate_vocoder(gan, data: str | None, n_samples: int | None = None, seed: 
 def evaluate_labelled(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict:
     """``label_accuracy`` of a class-conditional audio GAN trained on notes (its labels the
     pitches): the share of ``n_samples`` (default 1,000) samples, asked for the labels 0, 1,
-    ..., 7, 0, ... in turn, that the pitch classifier hears as the asked pitch. References:
-    ``real``, the same of real held-out notes against their own labels (the ceiling), and
-    ``untrained``, of a generator of the same config with fresh weights (chance: about 1/8)."""
+    ..., 7, 0, ... in turn, that the pitch classifier hears as the asked pitch; and ``fd``,
+    ``fd_mel`` against real held-out notes, as :func:`evaluate_pitch` computes them.
+
+    References: ``real`` (the test split's next notes against their own labels: the ceiling),
+    ``sines`` (a pure tone at each asked pitch: a non-model with a perfect ``label_accuracy``,
+    which only ``fd`` and ``fd_mel`` tell from notes) and ``untrained`` (chance: about 1/8)."""
     n, rate, length, classifier = _on_notes(gan, data, n_samples, "label")
     asked = torch.arange(n) % len(PITCHES)
+    held_out = _real_notes(rate, length, n)
+    features, distances = _note_distances(classifier, rate, held_out, gan.device)
 
     def generated(model) -> tuple[list[Tensor], Tensor]:
         return [model.sample(cond=labels, seed=seed + i) for i, labels in enumerate(asked.split(CHUNK))], asked
 
     def score(clips: tuple[list[Tensor], Tensor]) -> dict[str, float]:
         chunks, labels = clips
-        _, probs = _classify(classifier, chunks)
-        return {"label_accuracy": float((probs.argmax(1) == labels).float().mean())}
+        deep, probs, stats = features(chunks)
+        fit = distances(deep, probs, stats)
+        return {"label_accuracy": float((probs.argmax(1) == labels).float().mean()),
+                "fd": fit["fd"], "fd_mel": fit["fd_mel"]}
 
+    real_labels = notes("test", rate, length, size=2 * n).labels[n:]
     references = {
-        "real": lambda: (_real_notes(rate, length, n), notes("test", rate, length, size=n).labels),
+        "real": lambda: (_real_notes(rate, length, n, start=n), real_labels),
+        "sines": lambda: (_in_chunks(sines(n, rate, length, typical_rms(held_out))), asked),
         "untrained": lambda: generated(untrained_like(gan, seed)),
     }
     return _shaped(with_references(score, generated(gan), references), n)
