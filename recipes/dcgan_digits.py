@@ -1,7 +1,7 @@
 """DCGAN on the built-in digits: the quality proof of the image modality.
 
-    python recipes/dcgan_digits.py                        # the full run
-    python recipes/dcgan_digits.py --scale 0.1            # a tenth of the steps
+    python recipes/dcgan_digits.py                        # the full run: 5,000 steps (44 min measured on one thread)
+    python recipes/dcgan_digits.py --scale 0.03           # 150 steps, as the test suite runs it
     python recipes/dcgan_digits.py --set g_width=32 --out runs/narrow
 
 The same run from the command line: multigan train --config recipes/dcgan_digits.json
@@ -10,7 +10,9 @@ Trains DCGAN (32x32, one channel) on the real training split, then compares 1,00
 the real test split in the features of a digits classifier, beside the trivial reference points
 (real training images, 10 or 100 training images copied, an untrained generator; see
 docs/evaluation.md). Targets: fd <= 0.5 x the fd of copy100 (100 training images repeated),
-coverage >= 0.7, recall >= 0.5 and memorisation >= 0.8 (not a copier).
+coverage >= 0.7, recall >= 0.5 and memorisation >= 0.8 (not a copier). docs/dcgan.md has the
+measured trajectory: the last three hold from 2,000 steps on; fd stays between 90 and 127 from
+4,000 steps on, short of copy100's half (81.5).
 """
 
 from __future__ import annotations
