@@ -28,7 +28,9 @@ from .settings import TrainSettings
 from .train import Trainer, distributed
 
 #: the keys of a run's config.json (``multigan train --config``)
-RUN_CONFIG_KEYS = ("name", "modality", "config", "train", "precision")
+#: the keys of a run's config.json; a recipe's JSON may add "scaled" (the config fields its
+#: --scale multiplies, which `multigan train --config` runs at scale 1)
+RUN_CONFIG_KEYS = ("name", "modality", "config", "train", "precision", "scaled")
 #: ``multigan train`` flags for TrainSettings fields, by field (their help comes from the field's doc)
 TRAIN_FLAGS = {"data": "--data", "max_steps": "--steps", "batch_size": "--batch-size", "precision": "--precision",
                "kernels": "--kernels", "compile": "--compile", "out_dir": "--out", "seed": "--seed",
@@ -165,6 +167,9 @@ def _read_run_config(path: Path) -> dict[str, Any]:
     for section in ("config", "train"):
         if not isinstance(saved.get(section, {}), dict):
             raise ConfigError(f"{str(path)!r}: {section!r} must be a JSON object")
+    scaled = saved.get("scaled", [])
+    if not (isinstance(scaled, list) and all(isinstance(k, str) for k in scaled)):
+        raise ConfigError(f"{str(path)!r}: 'scaled' must be a list of config field names")
     config, train = split_legacy_config(saved.get("config", {}), saved.get("train", {}))
     return {**saved, "config": config, "train": train}
 

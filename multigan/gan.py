@@ -168,6 +168,12 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
         self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
         return self.generator_ema
 
+    def generator_inputs(self, n: int, rng: torch.Generator) -> Any:
+        """``n`` fresh inputs for the generator as training draws them (latent vectors), from
+        ``rng``; None when a family's inputs come from data (a vocoder's mels). The trainer
+        uses them to measure the EMA generator's BatchNorm statistics."""
+        return None
+
     # ------------------------------------------------------------------ sampling
     @property
     def sampling_generator(self) -> nn.Module:
@@ -277,6 +283,9 @@ class LatentGAN(GAN):
 
     def generate(self, n: int | None, *, cond: Any = None, rng: torch.Generator) -> torch.Tensor:
         return self.sampling_generator(self.latent(self.check_unconditional(n, cond), rng))
+
+    def generator_inputs(self, n: int, rng: torch.Generator) -> torch.Tensor:
+        return self.latent(n, rng)
 
     def fake_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """The generator's output for as many :meth:`training_latents` as ``batch`` has examples."""

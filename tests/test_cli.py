@@ -95,6 +95,22 @@ def test_config_json_repeats_a_run(tmp_path):
     assert repeated["config"]["loss"] == "hinge" and repeated["train"]["seed"] == 5
 
 
+@pytest.mark.parametrize("recipe", sorted(p.name for p in (Path(__file__).parents[1] / "recipes").glob("*.json")))
+def test_every_recipe_config_is_a_run_config(recipe):
+    from multigan.cli import _read_run_config
+    from multigan import build
+
+    saved = _read_run_config(Path(__file__).parents[1] / "recipes" / recipe)  # "scaled" is allowed
+    assert build(saved["name"], **saved["config"]).config is not None
+
+
+def test_a_recipe_config_trains_from_the_command_line(tmp_path):
+    recipe = Path(__file__).parents[1] / "recipes" / "melgan_notes.json"
+    assert main(["train", "--config", str(recipe), "--out", str(tmp_path / "run"), "--steps", "1",
+                 "--set", "stft_warmup_steps=1", "--no-progress"]) == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["config"]["stft_warmup_steps"] == 1
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "dcgna"], "Did you mean 'dcgan'"),
     (["train", "dcgan", "--set", "imagesize=32"], "unknown config key 'imagesize'"),

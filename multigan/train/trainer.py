@@ -34,7 +34,7 @@ from ..settings import RESUME_MUST_MATCH, TrainSettings
 from . import distributed
 from .checkpoint import rng_state, set_rng_state
 from .data import BatchStream, first_items, to_device
-from .ema import update_ema
+from .ema import recompute_norm_statistics, update_ema, warmed_up_decay
 from .logging import MetricsLogger
 
 NETWORKS = ("generator", "discriminator")
@@ -133,9 +133,12 @@ class Trainer:
                         bar.set_postfix({k: f"{v:.3g}" for k, v in values.items() if k.endswith("loss")})
                     if self.step < self.total:
                         bar.set_description(self._phase_label(self.step), refresh=False)
-                    if main and (_due(self.step, s.sample_every) or done):
+                    preview, save = _due(self.step, s.sample_every) or done, _due(self.step, s.checkpoint_every) or done
+                    if (preview or save) and gan.generator_ema is not None:
+                        recompute_norm_statistics(gan, self.batch_size)  # on every process alike
+                    if main and preview:
                         self.write_preview(preview_batch)
-                    if _due(self.step, s.checkpoint_every) or done:
+                    if save:
                         self.save_checkpoint()
                     if stop:
                         self.stopped_by = received[0] if received else "a signal on another process"
@@ -325,7 +328,8 @@ class Trainer:
             scaler.step(optimizer)
             scaler.update()
             if network == "generator" and self.gan.generator_ema is not None:
-                update_ema(self.gan.generator_ema, self.gan.generator, self.gan.config.ema_decay)
+                update_ema(self.gan.generator_ema, self.gan.generator,
+                           warmed_up_decay(self.gan.config.ema_decay, self.step))
         finally:
             for p in frozen:
                 p.requires_grad_(True)
