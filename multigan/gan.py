@@ -112,6 +112,10 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
     #: fresh fakes from the same latents would give, minus a generator forward, as the reference
     #: DCGAN and MelGAN loops do.
     shares_fakes: bool = False
+    #: The order of an adversarial step's updates. False (GANs as most papers train them): the
+    #: ``n_critic`` discriminator updates, then the generator's. True: the generator's update
+    #: first, then the discriminator's (SeqGAN's reference code). Fakes are then never shared.
+    generator_first: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

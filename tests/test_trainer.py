@@ -393,3 +393,17 @@ def test_a_family_that_shares_fakes_must_make_them():
     with pytest.raises(TypeError, match="sets shares_fakes = True but defines no fake_batch"):
         class Sharing(multigan.GAN):
             shares_fakes = True
+
+
+@pytest.mark.parametrize("generator_first", [False, True])
+def test_update_order_follows_the_family(tmp_path, monkeypatch, generator_first):
+    gan = small_gan(n_critic=2)
+    monkeypatch.setattr(gan, "generator_first", generator_first)
+    order = []
+    for name in ("discriminator_loss", "generator_loss"):
+        def recorded(batch, step, original=getattr(gan, name), name=name):
+            order.append(name[0].upper())
+            return original(batch, step)
+        monkeypatch.setattr(gan, name, recorded)
+    trainer(gan, tmp_path / "run", max_steps=2).fit()
+    assert "".join(order) == ("GDDGDD" if generator_first else "DDGDDG")

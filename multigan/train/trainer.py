@@ -245,7 +245,8 @@ class Trainer:
             if phase.steps:
                 what = phase.trains or f"{phase.network} only"
                 say(f"phase {phase.name}: {_count(phase.steps, 'step')} of {what}")
-        say(f"adversarial: {_count(self.max_steps, 'step')}, each {_count(self.n_critic, 'D update')} and 1 G update"
+        updates = [_count(self.n_critic, 'D update'), "1 G update"][::-1 if gan.generator_first else 1]
+        say(f"adversarial: {_count(self.max_steps, 'step')}, each {updates[0]} then {updates[1]}"
             + (" (after the phases above)" if any(p.steps for p in self.phases) else ""))
 
     def _phase_label(self, step: int) -> str:
@@ -267,21 +268,25 @@ class Trainer:
         return phase, logs
 
     def adversarial_updates(self) -> dict[str, torch.Tensor]:
-        """``n_critic`` discriminator updates and one generator update; returns their logs.
+        """``n_critic`` discriminator updates and one generator update (first, when the family
+        sets :attr:`~multigan.GAN.generator_first`); returns their logs.
 
         With one critic step and a family that :attr:`~multigan.GAN.shares_fakes`, both updates
         take one real batch and one :class:`~multigan.gan.Step` holding one fake batch; otherwise
         every update takes its own batch and a fresh step."""
         gan = self.gan
-        if gan.shares_fakes and self.n_critic == 1:
+        if gan.shares_fakes and self.n_critic == 1 and not gan.generator_first:
             batch = self.next_batch()
             with self._autocast():
                 step = Step(fake=gan.fake_batch(batch))
             return {**self.update("discriminator", gan.discriminator_loss, prefix="d", batch=batch, step=step),
                     **self.update("generator", gan.generator_loss, prefix="g", batch=batch, step=step)}
+        logs_g = self.update("generator", gan.generator_loss, prefix="g") if gan.generator_first else {}
         for _ in range(self.n_critic):
             logs_d = self.update("discriminator", gan.discriminator_loss, prefix="d")
-        return {**logs_d, **self.update("generator", gan.generator_loss, prefix="g")}
+        if not gan.generator_first:
+            logs_g = self.update("generator", gan.generator_loss, prefix="g")
+        return {**logs_d, **logs_g}
 
     def next_batch(self) -> Any:
         """The data's next batch, checked by the modality, on the device."""
