@@ -107,7 +107,7 @@ class RecordingAdam(torch.optim.Adam):
     ("melgan", "train", {}),
     ("melgan", "train", dict(n_critic=2, stft_loss_weight=1.0)),
     ("seqgan", "pg", {}),
-    ("seqgan", "pg", dict(ema_decay=0.0)),
+    ("seqgan", "pg", dict(ema_decay=0.8)),
     ("seqgan", "d", {}),
 ])
 def test_two_iterations_update_the_parameters(name, step, overrides, monkeypatch):

@@ -30,12 +30,18 @@ def test_defaults_are_the_papers():
     assert (c.lr_g, c.grad_clip_g, c.batch_size, c.lr_d, c.d_embed_dim) == (1e-2, 5.0, 64, 1e-4, 64)
     assert c.d_filter_sizes == (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
     assert c.d_num_filters == (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
-    assert (c.d_dropout, c.d_l2, c.rollouts, c.ema_decay) == (0.25, 0.2, 16, 0.8)
+    assert (c.d_dropout, c.d_l2, c.rollouts, c.ema_decay) == (0.25, 0.2, 16, 0.0)
     assert (c.pretrain_g_epochs, c.pretrain_d_rounds, c.d_rounds, c.d_epochs) == (120, 50, 5, 3)
     assert [p.name for p in gan.phases(156)] == ["mle", "d_pretrain"]
-    assert [p.steps for p in gan.phases(156)] == [120 * 156, 50 * 3 * 156]
-    assert gan.critic_steps(156) == 5 * 3 * 156
-    assert all(p.std().item() == pytest.approx(0.1, rel=0.1) for p in gan.generator.parameters())
+    # the reference's D epoch: 10,000 positives and 9,984 negatives in 312 batches of 64
+    assert [p.steps for p in gan.phases(156)] == [120 * 156, 50 * 3 * 312]
+    assert gan.critic_steps(156) == 4680
+    assert gan.generator_first  # one G step, then D's epochs
+    trainable = [p for p in gan.generator.parameters() if p.requires_grad]
+    assert all(p.std().item() == pytest.approx(0.1, rel=0.1) for p in trainable)
+    # one bias per gate, as the reference's LSTM: PyTorch's second bias is zero and frozen
+    assert not gan.generator.lm.lstm.bias_hh_l0.any() and not gan.generator.lm.lstm.bias_hh_l0.requires_grad
+    assert len(trainable) == len(list(gan.generator.parameters())) - 1
     x = gan.sample(3, seed=0)
     assert x.shape == (3, 20) and x.dtype == torch.long and torch.equal(x, gan.sample(3, seed=0))
     assert gan.decode(x[:1]) == [" ".join(map(str, x[0].tolist()))]
@@ -179,16 +185,52 @@ def test_vectorised_rollouts_agree_with_a_step_by_step_reference(generator):
     assert fast[:, :-1].max() - fast[:, :-1].min() > 3 * tolerance[:, :-1].max()
 
 
-def test_rollout_policy_is_a_delayed_copy_of_g(tmp_path):
-    gan = small(pretrain_g_epochs=1)
+def test_rollout_policy_is_g_by_default_and_a_delayed_copy_on_request(tmp_path):
     data = torch.randint(3, 7, (64, 5))
-    multigan.Trainer(gan, data=_Ids(data), out_dir=tmp_path,
-                     max_steps=1, batch_size=16, progress=False, sample_every=0).fit()
-    policy = gan.rollout_policy
-    assert policy is gan.generator_ema and policy is not gan.generator
-    assert gan.sampling_generator is gan.generator
-    differs = [not torch.equal(a, b) for a, b in zip(policy.parameters(), gan.generator.parameters())]
-    assert any(differs)
+    runs = {}
+    for decay in (0.0, 0.8):
+        gan = small(pretrain_g_epochs=1, ema_decay=decay)
+        multigan.Trainer(gan, data=_Ids(data), out_dir=tmp_path / str(decay),
+                         max_steps=1, batch_size=16, progress=False, sample_every=0).fit()
+        runs[decay] = gan
+        assert gan.sampling_generator is gan.generator
+    assert runs[0.0].rollout_policy is runs[0.0].generator and runs[0.0].generator_ema is None
+    lagged = runs[0.8]
+    assert lagged.rollout_policy is lagged.generator_ema
+    assert any(not torch.equal(a, b) for a, b in zip(lagged.rollout_policy.parameters(),
+                                                      lagged.generator.parameters()))
+    # the frozen second LSTM bias stays zero through MLE and policy-gradient steps
+    assert not runs[0.0].generator.lm.lstm.bias_hh_l0.any()
+
+
+def test_discriminator_batch_is_half_real_half_generated(monkeypatch):
+    gan = small(d_l2=0.0, d_dropout=0.0)
+    fakes = torch.tensor([[1, 1, 1, 1, 1], [2, 2, 2, 2, 2]])
+    asked = []
+
+    def sample(n, length, rng=None):
+        asked.append(n)
+        return fakes[:n]
+
+    monkeypatch.setattr(gan.generator, "sample", sample)
+    scores = {(3,) * 5: 1.0, (4,) * 5: -0.5, (1,) * 5: 0.3, (2,) * 5: -2.0}
+
+    class Lookup(torch.nn.Module):  # D's logit of each row, from the table above
+        out = torch.nn.Linear(1, 1)  # the output layer the L2 penalty reads
+
+        def forward(self, ids):
+            return torch.tensor([scores[tuple(r)] for r in ids.tolist()])
+
+    gan.discriminator = Lookup()
+    real = torch.tensor([[3, 3, 3, 3, 3], [4, 4, 4, 4, 4], [5, 5, 5, 5, 5], [6, 6, 6, 6, 6]])
+    loss = gan.discriminator_loss(real, Step())
+    assert asked == [2]  # two of the four real rows, two fresh negatives
+    softplus = lambda x: math.log1p(math.exp(x))  # noqa: E731
+    # the mean cross-entropy over the mixed batch of 4: -log sigmoid(real), -log(1 - sigmoid(fake))
+    expected = (softplus(-1.0) + softplus(0.5) + softplus(0.3) + softplus(-2.0)) / 4
+    assert loss["classify"].item() == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ConfigError, match="at least 2"):
+        gan.discriminator_loss(real[:1], Step())
 
 
 class _Ids(torch.utils.data.Dataset):

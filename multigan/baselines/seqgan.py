@@ -14,10 +14,12 @@ separately, as multigan's trainer runs one G step then many D updates per advers
   completed batch; rewards are D's probabilities of "real" averaged over the rollouts, and D of
   the sequence itself for the last token; then the REINFORCE loss
   ``-mean(log G(y_t | y_<t) * Q_t)``, a gradient-norm clip at ``grad_clip_g`` and an Adam step
-  of G; then the rollout policy moves to ``ema_decay * policy + (1 - ema_decay) * G`` (the
-  reference code's delayed copy; with ``ema_decay = 0`` G rolls out itself).
-``"d"``: one D update on a batch of real sequences and a batch of fresh negatives sampled from
-  G: the logistic loss plus ``d_l2 / 2`` times the squared norm of D's output layer.
+  of G; with ``ema_decay`` > 0 the rollout policy then moves to
+  ``ema_decay * policy + (1 - ema_decay) * G`` (a delayed copy; with 0, the default and the
+  reference code's behaviour, G rolls out itself).
+``"d"``: one D update on a batch of half real sequences and half fresh negatives sampled from
+  G (the reference code's mixed batches): the mean cross-entropy plus ``d_l2 / 2`` times the
+  squared norm of D's output layer.
 
 The work per step matches multigan's in count: G samples a batch of ``max_len`` tokens (for
 the PG step and for the D update's negatives), the rollouts complete each of its ``max_len - 1``
@@ -61,6 +63,9 @@ class Generator(nn.Module):
         self.output = nn.Linear(hidden_dim, vocab_size)
         for p in self.parameters():
             nn.init.normal_(p, 0.0, init_std)
+        with torch.no_grad():  # one bias per gate, as the reference code's LSTM
+            self.lstm.bias_hh_l0.zero_()
+        self.lstm.bias_hh_l0.requires_grad_(False)
 
     def forward(self, tokens: torch.Tensor, state=None):
         hidden, state = self.lstm(self.embeddings(tokens), state)
@@ -195,16 +200,16 @@ def make_step(config: dict, batch_size: int, device: str | torch.device,
     rng = torch.Generator().manual_seed(0)
     reals = itertools.cycle([torch.randint(config["vocab_size"], (batch_size, length), generator=rng).to(device)
                              for _ in range(N_BATCHES)])
-    labels = torch.cat([torch.ones(batch_size), torch.zeros(batch_size)]).to(device)
+    half = batch_size // 2
+    labels = torch.cat([torch.ones(half), torch.zeros(half)]).to(device)
     d_l2 = config["d_l2"]
 
     def d_step() -> None:
-        real = next(reals)
+        real = next(reals)[:half]
         with torch.no_grad():
-            fake = _generate(gen, batch_size, length, device)
+            fake = _generate(gen, half, length, device)
         logits = disc(torch.cat([real, fake]))
-        # the mean over each half, as multigan's logistic loss: -log D(real) - log(1 - D(fake))
-        classify = 2 * F.binary_cross_entropy_with_logits(logits, labels)
+        classify = F.binary_cross_entropy_with_logits(logits, labels)
         l2 = 0.5 * (disc.output.weight.square().sum() + disc.output.bias.square().sum())
         loss = classify + d_l2 * l2
         opt_d.zero_grad()

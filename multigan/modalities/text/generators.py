@@ -169,13 +169,18 @@ class TextGenerator(nn.Module, metaclass=abc.ABCMeta):
 
 
 class LSTMGenerator(TextGenerator):
-    """The paper's G: an LSTM language model, every parameter drawn from N(0, init_std)."""
+    """The paper's G: an LSTM language model, every parameter drawn from N(0, init_std), with
+    one bias per gate as the reference code has (PyTorch's LSTM adds a second, hidden-side
+    bias: it is kept at zero and frozen)."""
 
     def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, init_std: float):
         super().__init__()
         self.lm = LSTMLanguageModel(vocab_size, embed_dim, hidden_dim)
         for p in self.lm.parameters():
             nn.init.normal_(p, std=init_std)
+        with torch.no_grad():
+            self.lm.lstm.bias_hh_l0.zero_()
+        self.lm.lstm.bias_hh_l0.requires_grad_(False)
 
     def step(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
         logits, state = self.lm(tokens[:, None], state)

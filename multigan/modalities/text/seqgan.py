@@ -4,12 +4,17 @@ Tokens are discrete, so D's gradient cannot flow into G. Instead G, an LSTM lang
 first fitted by maximum likelihood; D, a CNN over token embeddings, learns to tell real
 sequences from G's; then G is trained by REINFORCE. The reward of token ``t`` is D's
 probability that the sequence is real, estimated for a partial sequence by completing it
-``rollouts`` times with the rollout policy (a delayed copy of G: the trainer's EMA of G with
-decay 0.8, the paper's code's update rate) and averaging D over the completions.
+``rollouts`` times with the rollout policy and averaging D over the completions. The rollout
+policy is G itself, as in the reference code (LantaoYu/SeqGAN), whose ROLLOUT network reads G's
+live variables; ``ema_decay`` > 0 makes it a delayed copy instead.
 
-Schedule (all config fields): ``pretrain_g_epochs`` of MLE, ``pretrain_d_rounds`` x
-``d_epochs`` epochs of D, then per adversarial step one policy-gradient step of G followed by
-``d_rounds`` x ``d_epochs`` epochs of D. Negatives are drawn fresh from G for every D batch.
+Schedule (all config fields), as the reference code runs it: ``pretrain_g_epochs`` of MLE,
+``pretrain_d_rounds`` x ``d_epochs`` epochs of D, then per adversarial step one
+policy-gradient step of G *followed by* ``d_rounds`` x ``d_epochs`` epochs of D. A D epoch is
+the reference's: its batches hold positives and negatives together (here half and half, each
+negative drawn fresh from G), so it takes twice as many batches as there are batches of real
+data (312 on the oracle, 4,680 D updates per adversarial step at the paper's settings).
+docs/seqgan.md lists every deliberate difference from the reference code.
 """
 
 from __future__ import annotations
@@ -63,10 +68,12 @@ class SeqGANConfig(GANConfig):
     pretrain_g_epochs: int = option(120, "epochs of MLE pre-training of G", low=0)
     pretrain_d_rounds: int = option(50, "D pre-training rounds, each d_epochs epochs", low=0)
     d_rounds: int = option(5, "D rounds after each G step, each d_epochs epochs", low=1)
-    d_epochs: int = option(3, "epochs of D per round (one epoch: the data once, as many fresh negatives)", low=1)
-    n_critic: int = option(0, "D updates per G update; 0: d_rounds x d_epochs epochs (the paper)", low=0)
-    ema_decay: float = option(0.8, "the rollout policy is an EMA of G with this decay (the paper's update "
-                                   "rate); 0: roll out with G itself", low=0, high=1, high_open=True)
+    d_epochs: int = option(3, "epochs of D per round (one epoch: 2 x the data's batches, each half real, half "
+                              "fresh negatives)", low=1)
+    n_critic: int = option(0, "D updates per G update; 0: d_rounds x d_epochs D epochs (the paper)", low=0)
+    ema_decay: float = option(0.0, "0: G itself is the rollout policy (the reference code); above 0: an EMA of G "
+                                   "with this decay (the delayed copy the reference's update_rate 0.8 meant)",
+                              low=0, high=1, high_open=True)
     lr_g: float = option(1e-2, "generator learning rate (Adam), MLE and policy gradient", low=0, low_open=True)
     lr_d: float = option(1e-4, "discriminator learning rate (Adam)", low=0, low_open=True)
     betas_g: tuple[float, float] = option((0.9, 0.999), "generator Adam betas", low=0, high=1, high_open=True)
@@ -134,6 +141,7 @@ class SeqGAN(TextGAN):
 
     config: SeqGANConfig
     generator: TextGenerator
+    generator_first = True  # the reference's adversarial step: one G step, then D's epochs
     bench_steps = {"pg": "generator", "d": "discriminator"}  # timed apart: D trains for epochs per PG step
 
     def __init__(self, config: SeqGANConfig):
@@ -222,11 +230,18 @@ class SeqGAN(TextGAN):
         return {"loss": nll}
 
     def discriminator_loss(self, batch: Tensor, step: Step) -> Losses:
-        real = batch
+        """The reference's D batch: half of ``batch``'s real sequences and as many fresh samples
+        of G, classified by the mean cross-entropy over the mixed batch, plus the L2 penalty on
+        the output layer."""
+        half = batch.shape[0] // 2
+        if half == 0:
+            raise ConfigError("SeqGAN's D batches are half real, half generated: use a batch size of at least 2")
+        real = batch[:half]
         with torch.no_grad():
-            fake = self.generator.sample(real.shape[0], self.config.max_len)
-        classify = adversarial_loss(self.discriminator(real), self.discriminator(fake), "non_saturating",
-                                    impl=self.impl)
+            fake = self.generator.sample(half, self.config.max_len)
+        # adversarial_loss is the sum of the two halves' means: half of it is the mean over the batch
+        classify = 0.5 * adversarial_loss(self.discriminator(real), self.discriminator(fake), "non_saturating",
+                                          impl=self.impl)
         out = self.discriminator.out
         l2 = 0.5 * (out.weight.square().sum() + out.bias.square().sum())
         return {"loss": classify + self.config.d_l2 * l2, "classify": classify}
@@ -244,13 +259,15 @@ class SeqGAN(TextGAN):
         c = self.config
         return [Phase("mle", "generator", c.pretrain_g_epochs * batches_per_epoch, self.mle_loss, own_optimizer=True,
                       trains=f"G by maximum likelihood, {c.pretrain_g_epochs} epochs"),
-                Phase("d_pretrain", "discriminator", c.pretrain_d_rounds * c.d_epochs * batches_per_epoch,
+                Phase("d_pretrain", "discriminator", c.pretrain_d_rounds * c.d_epochs * 2 * batches_per_epoch,
                       self.discriminator_loss,
                       trains=f"D on real vs G's samples, {c.pretrain_d_rounds} x {c.d_epochs} epochs")]
 
     def critic_steps(self, batches_per_epoch: int) -> int:
+        """D updates after each G step: ``n_critic``, or ``d_rounds`` x ``d_epochs`` D epochs of
+        2 x ``batches_per_epoch`` half-real batches (the reference: 5 x 3 x 312 = 4,680)."""
         c = self.config
-        return c.n_critic or c.d_rounds * c.d_epochs * batches_per_epoch
+        return c.n_critic or c.d_rounds * c.d_epochs * 2 * batches_per_epoch
 
 
 @register_model("seqgan", modality="text", config=SeqGANConfig)
