@@ -105,7 +105,7 @@ class RecordingAdam(torch.optim.Adam):
     ("wavegan", "train", {}),
     ("wavegan", "train", dict(n_critic=1, phase_shuffle_per_batch=True)),
     ("melgan", "train", {}),
-    ("melgan", "train", dict(n_critic=2, stft_loss_weight=1.0)),
+    ("melgan", "train", dict(n_critic=2, stft_loss_weight=1.0, mel_loss_weight=1.0)),
     ("seqgan", "pg", {}),
     ("seqgan", "pg", dict(ema_decay=0.8)),
     ("seqgan", "d", {}),

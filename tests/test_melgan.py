@@ -81,6 +81,25 @@ def test_generator_loss_terms():
     assert out["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_mel_loss_is_hifigans_in_the_warm_up_and_beside_the_adversarial_loss():
+    torch.manual_seed(0)
+    gan = multigan.build("melgan", mel_loss_weight=45.0, stft_warmup_steps=3)
+    wav = torch.rand(2, 1, 8192) * 2 - 1
+    mel = gan.mel(wav)
+    fake = gan.generator(mel)
+    by_hand = (gan.mel(fake) - mel).abs().mean()  # the log-mel L1 to the conditioning mel
+    out = gan.generator_loss((mel, wav), Step(fake=fake))
+    assert set(out) == {"loss", "adversarial", "feature_matching", "mel"}
+    assert out["mel"].item() == pytest.approx(by_hand.item(), rel=1e-6)
+    expected = out["adversarial"] + 10 * out["feature_matching"] + 45 * by_hand
+    assert out["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+    [phase] = gan.phases(100)
+    assert phase.steps == 3 and "mel" in phase.trains
+    warm = phase.loss((mel, wav), Step())
+    stft = multigan.modalities.audio.features.multi_resolution_stft_distance(fake, wav)
+    assert warm["loss"].item() == pytest.approx((stft + 45 * by_hand).item(), rel=1e-5)
+
+
 TINY = {"mel.sample_rate": 16000, "mel.n_fft": 64, "mel.win_length": 64, "mel.hop_length": 16, "mel.n_mels": 8,
         "upsample_ratios": (4, 4), "segment_length": 2048, "g_width": 4, "residual_layers": 1, "num_d": 2,
         "d_width": 4, "d_layers": 1}

@@ -6,7 +6,8 @@ one transposed convolution per upsampling ratio each followed by dilated residua
 ``num_d`` grouped strided-convolution discriminators on the waveform average-pooled by 1, 2, 4,
 ...), PyTorch's default initialisation, the hinge loss summed over scales, feature matching
 weighted ``fm_weight / num_d * 4 / (d_layers + 1)`` per layer, Parallel WaveGAN's
-multi-resolution STFT loss when ``stft_loss_weight > 0``, and Adam with the config's learning
+multi-resolution STFT loss when ``stft_loss_weight > 0``, HiFi-GAN's mel L1 loss when
+``mel_loss_weight > 0``, and Adam with the config's learning
 rates and betas. One iteration is what one adversarial step of multigan's trainer does:
 ``n_critic`` discriminator updates, each on its own (mel, waveform) batch, then one generator
 update. The log-mels are computed once, with torchaudio, when the synthetic batches are made:
@@ -141,13 +142,17 @@ def parameter_counts(config: dict) -> tuple[int, int]:
     return tuple(sum(p.numel() for p in net.parameters()) for net in _networks(config))
 
 
-def _log_mel(wav: torch.Tensor, mel: dict) -> torch.Tensor:
-    """(N, 1, T) -> (N, n_mels, T // hop): magnitude Slaney mel of the reflect-padded, uncentred
-    STFT, clamped and logged as the config says."""
-    transform = torchaudio.transforms.MelSpectrogram(
+def _mel_transform(mel: dict, device: torch.device) -> nn.Module:
+    """The magnitude Slaney mel filterbank of the config, uncentred."""
+    return torchaudio.transforms.MelSpectrogram(
         sample_rate=mel["sample_rate"], n_fft=mel["n_fft"], win_length=mel["win_length"],
         hop_length=mel["hop_length"], f_min=mel["f_min"], f_max=mel["f_max"] or None, n_mels=mel["n_mels"],
-        power=1.0, center=False, norm="slaney", mel_scale="slaney").to(wav.device)
+        power=1.0, center=False, norm="slaney", mel_scale="slaney").to(device)
+
+
+def _log_mel(wav: torch.Tensor, mel: dict, transform: nn.Module) -> torch.Tensor:
+    """(N, 1, T) -> (N, n_mels, T // hop): ``transform`` (:func:`_mel_transform`) of the
+    reflect-padded waveform, clamped and logged as the config says."""
     pad = (mel["n_fft"] - mel["hop_length"]) // 2
     spec = transform(F.pad(wav, (pad, pad), mode="reflect").squeeze(1)).clamp(min=mel["log_floor"])
     return spec.log10() if mel["log_base"] == "10" else spec.log()
@@ -178,12 +183,14 @@ def make_step(config: dict, batch_size: int, device: str | torch.device,
     opt_d = torch.optim.Adam(disc.parameters(), lr=config["lr_d"], betas=tuple(config["betas_d"]))
     rng = torch.Generator().manual_seed(0)
     length, mel = config["segment_length"], config["mel"]
+    transform = _mel_transform(mel, device)
     pairs = []
     for _ in range(N_BATCHES):
         wav = (0.1 * torch.randn(batch_size, 1, length, generator=rng)).clamp(-1, 1).to(device)
-        pairs.append((_log_mel(wav, mel), wav))
+        pairs.append((_log_mel(wav, mel, transform), wav))
     pairs = itertools.cycle(pairs)
     n_critic, fm_weight, stft_weight = config["n_critic"], config["fm_weight"], config["stft_loss_weight"]
+    mel_weight = config["mel_loss_weight"]
     feat_weight = 1.0 / config["num_d"] * 4.0 / (config["d_layers"] + 1)
     windows = [torch.hann_window(win, device=device) for _, _, win in STFT_RESOLUTIONS]
 
@@ -206,6 +213,8 @@ def make_step(config: dict, batch_size: int, device: str | torch.device,
         loss_g = adversarial + fm_weight * matching
         if stft_weight > 0:
             loss_g = loss_g + stft_weight * _stft_loss(fake, real, windows)
+        if mel_weight > 0:
+            loss_g = loss_g + mel_weight * F.l1_loss(_log_mel(fake, mel, transform), mel_in)
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()

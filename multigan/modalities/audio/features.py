@@ -68,6 +68,13 @@ class MelSpectrogram(nn.Module):
         return mel.reshape(*wav.shape[:-2], self.config.n_mels, -1) if wav.dim() == 3 else mel
 
 
+def mel_l1(front: MelSpectrogram, fake: Tensor, mel: Tensor) -> Tensor:
+    """HiFi-GAN's mel-spectrogram loss: the mean absolute difference between the log-mel of
+    ``fake`` waveforms (N, 1, T) under ``front`` and the target log-mel ``mel`` (N, n_mels,
+    T // hop), differentiable. Also the vocoder metric ``mel_l1``."""
+    return (front(fake) - mel).abs().mean()
+
+
 #: Parallel WaveGAN's three STFT resolutions: (n_fft, hop, window).
 STFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
 

@@ -5,7 +5,8 @@ each followed by a residual stack of dilated convolutions (dilations 1, 3, 9); w
 everywhere. D is three identical discriminators on the raw, 2x and 4x average-pooled
 waveform. Hinge loss plus feature matching (weight 10), Adam 1e-4 with betas (0.5, 0.9).
 Options from Parallel WaveGAN: its multi-resolution STFT loss as an auxiliary G loss, and a
-warm-up of G on that loss alone before D joins.
+warm-up of G on that loss alone before D joins; from HiFi-GAN: its mel-spectrogram L1 loss, in
+the warm-up and beside the adversarial loss.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ...kernels import adversarial_loss
 from ...layers import Act, Conv1dAct, in_float32
 from ...registry import register_model
 from .contract import AudioGAN
-from .features import STFT_RESOLUTIONS, MelConfig, MelSpectrogram, multi_resolution_stft_distance
+from .features import STFT_RESOLUTIONS, MelConfig, MelSpectrogram, mel_l1, multi_resolution_stft_distance
 
 N_PREVIEW = 8
 LRELU = 0.2  # every LeakyReLU's negative slope
@@ -69,8 +70,10 @@ class MelGANConfig(GANConfig):
     d_stride: int = option(4, "downsampling factor of each strided layer", low=1)
     fm_weight: float = option(10.0, "feature matching weight", low=0)
     stft_loss_weight: float = option(0.0, "Parallel WaveGAN's multi-resolution STFT loss for G (0: off)", low=0)
-    stft_warmup_steps: int = option(0, "G-only steps on the STFT loss before D joins (Parallel WaveGAN's "
-                                       "schedule; 0: none, as in the MelGAN paper)", low=0)
+    mel_loss_weight: float = option(0.0, "HiFi-GAN's mel-spectrogram L1 loss for G, in the warm-up too (0: off; "
+                                         "HiFi-GAN: 45)", low=0)
+    stft_warmup_steps: int = option(0, "G-only steps on the STFT loss (plus the weighted mel loss) before D joins "
+                                       "(Parallel WaveGAN's schedule; 0: none, as in the MelGAN paper)", low=0)
     lr_g: float = option(1e-4, "generator learning rate (Adam)", low=0, low_open=True)
     lr_d: float = option(1e-4, "discriminator learning rate (Adam)", low=0, low_open=True)
     betas_g: tuple[float, float] = option((0.5, 0.9), "generator Adam betas", low=0, high=1, high_open=True)
@@ -225,14 +228,21 @@ class MelGAN(AudioGAN):
         return self.sample(cond=mel[:min(n, N_PREVIEW)])
 
     def stft_loss(self, batch, step: Step) -> Losses:
-        """G alone, fitted by the multi-resolution STFT loss (the warm-up phase)."""
+        """G alone, fitted by the multi-resolution STFT loss plus ``mel_loss_weight`` times the
+        mel loss (the warm-up phase)."""
         mel, real = batch
-        return {"loss": multi_resolution_stft_distance(self.generator(mel), real)}
+        fake = self.generator(mel)
+        out = {"loss": multi_resolution_stft_distance(fake, real)}
+        if self.config.mel_loss_weight > 0:
+            out["mel"] = mel_l1(self.mel, fake, mel)
+            out["loss"] = out["loss"] + self.config.mel_loss_weight * out["mel"]
+        return out
 
     def phases(self, batches_per_epoch: int) -> list[Phase]:
         steps = self.config.stft_warmup_steps
+        losses = "the multi-resolution STFT" + (" and mel" if self.config.mel_loss_weight > 0 else "")
         return [Phase("stft_warmup", "generator", steps, self.stft_loss,
-                      trains="G alone on the multi-resolution STFT loss")] if steps else []
+                      trains=f"G alone on {losses} losses")] if steps else []
 
     def fake_batch(self, batch) -> Tensor:
         """The vocoded waveforms of ``batch``'s mels."""
@@ -253,9 +263,9 @@ class MelGAN(AudioGAN):
 
     def generator_loss(self, batch, step: Step) -> Losses:
         """Hinge, feature matching against D's real features (those D's loss kept in this step,
-        else the current D's) and, when weighted, the multi-resolution STFT loss."""
+        else the current D's) and, when weighted, the multi-resolution STFT and mel losses."""
         c = self.config
-        _, real = batch
+        mel, real = batch
         fake = self.generator_fakes(batch, step)
         fake_out = self.discriminator(fake)
         real_features = step.kept.get("real_features")
@@ -272,6 +282,9 @@ class MelGAN(AudioGAN):
             stft = multi_resolution_stft_distance(fake, real)
             out["loss"] = out["loss"] + c.stft_loss_weight * stft
             out["stft"] = stft
+        if c.mel_loss_weight > 0:
+            out["mel"] = mel_l1(self.mel, fake, mel)
+            out["loss"] = out["loss"] + c.mel_loss_weight * out["mel"]
         return out
 
 

@@ -45,7 +45,7 @@ from ...errors import ConfigError
 from ...metrics import (class_histogram_kl, frechet_distance, one_thread, sample_in_chunks, untrained_like,
                         with_references)
 from .data import PITCHES, AudioFolder, midi_to_hz, notes
-from .features import MelConfig, MelSpectrogram, multi_resolution_stft_distance
+from .features import MelConfig, MelSpectrogram, mel_l1, multi_resolution_stft_distance
 
 CLASSIFIER_VERSION = 3
 FEATURES = 128
@@ -394,7 +394,7 @@ def evaluate_vocoder(gan, data: str | None, n_samples: int | None = None, seed: 
     def score(fake: Tensor) -> dict[str, float]:
         fake = fake.to(device).float()
         with one_thread():
-            metrics = {"mel_l1": float((front(fake) - real_mel).abs().mean()),
+            metrics = {"mel_l1": float(mel_l1(front, fake, real_mel)),
                        "stft_distance": float(multi_resolution_stft_distance(fake, real)),
                        "loudness_error_db": float((level_db(fake) - real_level).mean())}
         if classifier is not None:
