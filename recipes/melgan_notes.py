@@ -3,7 +3,11 @@
     python recipes/melgan_notes.py                  # the recipe's run (sized for a CPU; see docs/melgan.md)
     python recipes/melgan_notes.py --scale 0.1      # a tenth of the steps
     python recipes/melgan_notes.py --set g_width=32 --set d_width=16 --set segment_length=8192 \
-        --set stft_loss_weight=0 --set stft_warmup_steps=0    # the paper's model and loss
+        --set mel_loss_weight=0 --set stft_warmup_steps=0 --set lr_g=1e-4   # the paper's model and loss
+
+The recipe's run: 1,000 warm-up steps of G alone on HiFi-GAN's mel L1 loss (weight 45, plus
+the multi-resolution STFT loss) at lr_g 1e-3, then 100 adversarial steps with the mel loss
+kept beside the hinge and feature-matching losses; fp32.
 
 The same run from the command line: multigan train --config recipes/melgan_notes.json
 
@@ -31,7 +35,7 @@ def main(out_dir: str | Path = "runs/melgan_notes", scale: float = 1.0, override
     gan, metrics, train = run_recipe(CONFIG, out_dir, scale, overrides, n_samples=n_samples, progress=progress)
     refs = metrics["references"]
     wrong, noise, gl = refs["wrong_mel"]["mel_l1"], refs["noise"]["mel_l1"], refs["griffin_lim"]
-    print(f"\nMelGAN on notes, {gan.config.stft_warmup_steps} STFT warm-up steps, then {train['max_steps']} "
+    print(f"\nMelGAN on notes, {gan.config.stft_warmup_steps} warm-up steps, then {train['max_steps']} "
           f"adversarial steps (scale {scale})")
     print(reference_table(metrics, KEYS))
     check_targets([
