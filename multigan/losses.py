@@ -1,8 +1,9 @@
 """Adversarial losses and regularisers shared by the families.
 
 Every adversarial loss is a pair of functions of the discriminator's raw outputs (logits or
-critic values): ``d(real, fake)`` for the discriminator and ``g(fake)`` for the generator.
-They average over every element, so multi-scale or patch outputs work unchanged.
+critic values): ``d(real, fake)`` for the discriminator and ``g(fake)`` for the generator;
+the relativistic loss (:func:`relativistic_loss`) takes both outputs for each player. They
+average over every element, so multi-scale or patch outputs work unchanged.
 """
 
 from __future__ import annotations
@@ -65,6 +66,23 @@ def discriminator_loss(kind: str, real: Tensor, fake: Tensor) -> Tensor:
 def generator_loss(kind: str, fake: Tensor) -> Tensor:
     """The generator's adversarial loss of ``kind`` (a key of :data:`ADVERSARIAL_LOSSES`)."""
     return ADVERSARIAL_LOSSES[kind][1](fake.float())
+
+
+def relativistic_loss(positive: Tensor, negative: Tensor) -> Tensor:
+    """The relativistic standard GAN loss (RSGAN; Jolicoeur-Martineau, ICLR 2019), RelGAN's:
+    the mean over paired elements of ``-log sigmoid(positive - negative)``.
+
+    The discriminator minimises ``relativistic_loss(real, fake)`` (each real output should
+    exceed the fake one it is paired with) and the generator ``relativistic_loss(fake, real)``;
+    both take D's raw outputs of the same shape, paired element by element. It is not in
+    :data:`ADVERSARIAL_LOSSES` because G's loss needs the real outputs too, nor in
+    :mod:`multigan.kernels.adversarial_loss`, whose fused pass covers losses of one tensor at a
+    time; this plain function is the reference and the implementation.
+    """
+    if positive.shape != negative.shape:
+        raise ValueError(f"the relativistic loss pairs outputs element by element: got shapes "
+                         f"{tuple(positive.shape)} and {tuple(negative.shape)}")
+    return _g_non_saturating(positive.float() - negative.float())
 
 
 def _input_gradients(outputs: Tensor, inputs: Tensor) -> Tensor:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from multigan import Trainer
 from multigan.modalities.text.metrics import OracleReference, oracle_scores
-from multigan.plots import Series, line_plot_png
+from multigan.modalities.text.sweep import at_equal_quality, sweep, write_sweep
 from multigan.recipe import check_targets, load_recipe, recipe_arguments
 from multigan.registry import get_modality
 
@@ -37,50 +37,6 @@ CONFIG = Path(__file__).with_suffix(".json")
 PAPER = {"random": 10.310, "mle": 9.038, "seqgan": 8.736}
 TEMPERATURES = (0.8, 0.9, 1.0, 1.1, 1.25)
 SWEEP_MODELS = {"mle": "MLE", "seqgan": "SeqGAN", "oracle": "oracle"}
-
-
-def sweep(model, temperatures, n_samples: int, known: dict | None = None) -> list[dict]:
-    """:func:`oracle_scores` of ``model`` at each temperature (``known``: scores already
-    computed at T = 1, reused)."""
-    return [known if (t == 1.0 and known is not None) else oracle_scores(model, n_samples, 0, t)
-            for t in temperatures]
-
-
-def at_equal_quality(points: list[dict], nll_oracle: float) -> dict | None:
-    """The point of a swept curve (points in order of temperature) whose NLL-oracle is
-    ``nll_oracle``, interpolated linearly between the two sweep points around it (temperature
-    and NLL-test alike); None when the sweep does not reach it."""
-    for a, b in zip(points, points[1:]):
-        if min(a["nll_oracle"], b["nll_oracle"]) <= nll_oracle <= max(a["nll_oracle"], b["nll_oracle"]) \
-                and a["nll_oracle"] != b["nll_oracle"]:
-            w = (nll_oracle - a["nll_oracle"]) / (b["nll_oracle"] - a["nll_oracle"])
-            return {"temperature": a["temperature"] + w * (b["temperature"] - a["temperature"]),
-                    "nll_oracle": nll_oracle, "nll_test": a["nll_test"] + w * (b["nll_test"] - a["nll_test"])}
-    return None
-
-
-def write_sweep(points: dict[str, list[dict]], out_dir: Path, n_samples: int) -> str:
-    """The sweep as a markdown table (``quality_diversity.md``, returned) and a plot
-    (``quality_diversity.png``): x = NLL-test, y = NLL-oracle, one curve per model, and on the
-    right the MLE and SeqGAN curves again on axes of their own."""
-    lines = [f"NLL-oracle (quality) and NLL-test (coverage) at each sampling temperature, {n_samples:,} samples; "
-             "both per token, lower is better. The oracle at T = 1 is the true distribution.", "",
-             "| model | T | nll_oracle | nll_test |", "| --- | ---: | ---: | ---: |"]
-    for key, rows in points.items():
-        lines += [f"| {SWEEP_MODELS[key]} | {r['temperature']:g} | {r['nll_oracle']:.3f} | {r['nll_test']:.3f} |"
-                  for r in rows]
-    table = "\n".join(lines) + "\n"
-    (out_dir / "quality_diversity.md").write_text(table)
-    series = [Series(SWEEP_MODELS[key] if key != "oracle" else "oracle (the true distribution at T = 1: large dot)",
-                     [(r["nll_test"], r["nll_oracle"]) for r in rows], [f"T={r['temperature']:g}" for r in rows],
-                     colour="#7f7f7f" if key == "oracle" else None, dashed=key == "oracle",
-                     highlight=[i for i, r in enumerate(rows) if key == "oracle" and r["temperature"] == 1.0])
-              for key, rows in points.items()]
-    line_plot_png(series, out_dir / "quality_diversity.png", zoom=[SWEEP_MODELS["mle"], SWEEP_MODELS["seqgan"]],
-                  title="SeqGAN on the oracle: quality against coverage, over sampling temperatures T",
-                  x_label="NLL-test: the model's NLL of held-out oracle data (coverage; lower is better)",
-                  y_label="NLL-oracle: the oracle's NLL of the model's samples (quality; lower is better)")
-    return table
 
 
 def main(out_dir: str | Path = "runs/seqgan_oracle", scale: float = 1.0, overrides: dict | None = None,
@@ -119,7 +75,9 @@ def main(out_dir: str | Path = "runs/seqgan_oracle", scale: float = 1.0, overrid
               "n_samples": n_samples, "sweep": points,
               "mle_at_seqgan_quality": at_equal_quality(points["mle"], final["nll_oracle"]), "rewards": rewards}
     (out_dir / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
-    table = write_sweep(points, out_dir, n_samples)
+    table = write_sweep({SWEEP_MODELS[k]: rows for k, rows in points.items()}, out_dir, n_samples,
+                        "SeqGAN on the oracle: quality against coverage, over sampling temperatures T",
+                        zoom=(SWEEP_MODELS["mle"], SWEEP_MODELS["seqgan"]))
 
     nll, test, oracle = result["nll_oracle"], result["nll_test"], result["oracle"]
     print(f"\nSeqGAN on the oracle: per-token NLLs of {n_samples:,} samples (lower is better), scale {scale}")

@@ -9,7 +9,8 @@ from multigan.train.data import first_items
 
 
 # Enough to exercise every code path in seconds: SeqGAN's paper schedule pre-trains for hours.
-QUICK = {"seqgan": dict(pretrain_g_epochs=0, pretrain_d_rounds=0, n_critic=1, rollouts=2)}
+QUICK = {"seqgan": dict(pretrain_g_epochs=0, pretrain_d_rounds=0, n_critic=1, rollouts=2),
+         "relgan": dict(pretrain_g_epochs=0)}
 
 
 @pytest.fixture(params=multigan.list_models())

@@ -32,6 +32,8 @@ TINY_MELGAN = {"mel.sample_rate": RATE, "mel.n_fft": 64, "mel.win_length": 64, "
                "residual_layers": 1, "num_d": 1, "d_width": 4, "d_layers": 1}
 TINY_SEQGAN = dict(max_len=8, g_embed_dim=4, g_hidden_dim=4, d_embed_dim=4, d_filter_sizes=(1, 2),
                    d_num_filters=(2, 2), pretrain_g_epochs=0, pretrain_d_rounds=0, n_critic=1, rollouts=2)
+TINY_RELGAN = dict(max_len=8, g_embed_dim=4, head_size=4, d_embed_dim=4, d_representations=2, d_filter_sizes=(1, 2),
+                   d_num_filters=(2, 2), d_hidden=4, pretrain_g_epochs=0, n_critic=1)
 
 
 def tiny_dcgan(**overrides):
@@ -482,6 +484,7 @@ def test_every_familys_checkpoint_loads_with_weights_only(tmp_path):
         "wavegan": (multigan.build("wavegan", **TINY_WAVEGAN), "notes"),
         "melgan": (multigan.build("melgan", **TINY_MELGAN), "notes"),
         "seqgan": (multigan.build("seqgan", vocab_size=24, **TINY_SEQGAN), str(text)),
+        "relgan": (multigan.build("relgan", vocab_size=24, **TINY_RELGAN), str(text)),
     }
     assert set(runs) == set(multigan.list_models())
     for name, (gan, data) in runs.items():
@@ -496,7 +499,7 @@ def test_every_familys_checkpoint_loads_with_weights_only(tmp_path):
         assert loaded.config == gan.config
         if name == "melgan":       # the nested mel config survives as a plain dict
             assert state["config"]["mel"]["hop_length"] == 16 and loaded.config.mel == gan.config.mel
-        if name == "seqgan":       # the tokenizer travels as extra state (a uint8 tensor)
+        if name in ("seqgan", "relgan"):   # the tokenizer travels as extra state (a uint8 tensor)
             assert state["generator"]["_extra_state"]["tokenizer"].dtype == torch.uint8
             assert loaded.generator.tokenizer.to_bytes() == gan.generator.tokenizer.to_bytes()
 

@@ -79,7 +79,8 @@ def test_seqgan_oracle_recipe_sweeps_temperatures_into_a_table_and_a_plot(tmp_pa
 
 
 def test_mle_is_read_off_its_sweep_at_seqgans_quality():
-    at_equal_quality = load("seqgan_oracle").at_equal_quality
+    from multigan.modalities.text.sweep import at_equal_quality
+
     points = [{"temperature": 0.8, "nll_oracle": 8.0, "nll_test": 8.4},
               {"temperature": 1.0, "nll_oracle": 9.0, "nll_test": 8.0},
               {"temperature": 1.25, "nll_oracle": 10.0, "nll_test": 8.1}]

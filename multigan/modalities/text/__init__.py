@@ -15,6 +15,7 @@ from .data import ORACLE_VOCAB, SEQ_LEN, load_text_path, oracle
 from .io import write_text_samples
 from .metrics import evaluate_text
 from . import seqgan  # noqa: F401,E402  (registers the family)
+from . import relgan  # noqa: F401,E402  (registers the family)
 
 
 def _oracle(gan: TextGAN, split: str):

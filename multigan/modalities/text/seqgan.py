@@ -24,30 +24,24 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ...config import GANConfig, make_config, option
+from ...config import make_config, option
 from ...errors import ConfigError
 from ...gan import Losses, Phase, Step
 from ...kernels import adversarial_loss
 from ...layers import Conv1dAct, LinearAct
 from ...registry import register_model
-from .contract import TextGAN
+from .autoregressive import AutoregressiveConfig, AutoregressiveGAN, check_windows
 from .generators import TextGenerator, build_generator
-from .tokenizer import Tokenizer
 
 #: Completions scored by D per call: bounds the memory of its feature maps.
 REWARD_CHUNK = 4096
-N_PREVIEW = 16
 
 
 @dataclass
-class SeqGANConfig(GANConfig):
+class SeqGANConfig(AutoregressiveConfig):
     """The paper's code's settings: the oracle's vocabulary and length, G an LSTM (32, 32),
     D a CNN with 12 window sizes, 16 rollouts, the pre-training and adversarial schedule."""
 
-    vocab_size: int = option(5000, "tokens in the vocabulary (a text corpus's tokenizer is trained to this size)",
-                             low=2)
-    max_len: int = option(20, "tokens per sequence (text: truncated or padded, EOS included)", low=1)
-    tokenizer: str = option("unigram", "a text corpus's sentencepiece model type", choices=("unigram", "bpe"))
     generator: str = option("lstm", "G's architecture", choices=("lstm", "gpt2"))
     g_embed_dim: int = option(32, "LSTM G: token embedding size", low=1)
     g_hidden_dim: int = option(32, "LSTM G: hidden size", low=1)
@@ -83,15 +77,7 @@ class SeqGANConfig(GANConfig):
     max_steps: int = option(200, "adversarial steps (one G step and its D rounds each)", low=1)
 
     def validate(self) -> None:
-        if len(self.d_filter_sizes) != len(self.d_num_filters):
-            raise ConfigError(f"d_filter_sizes has {len(self.d_filter_sizes)} entries but d_num_filters "
-                              f"{len(self.d_num_filters)}: give one filter count per window size")
-        too_wide = [k for k in self.d_filter_sizes if k > self.max_len]
-        if too_wide:
-            fits = tuple(k for k in self.d_filter_sizes if k <= self.max_len)
-            raise ConfigError(f"d_filter_sizes {too_wide} are wider than max_len {self.max_len}; "
-                              f"drop them (e.g. d_filter_sizes={','.join(map(str, fits))} with the matching "
-                              f"d_num_filters) or raise max_len")
+        check_windows(self)
         if self.gpt2_width % self.gpt2_heads:
             raise ConfigError(f"gpt2_width {self.gpt2_width} is not a multiple of gpt2_heads {self.gpt2_heads}")
 
@@ -136,7 +122,7 @@ class SeqGANDiscriminator(nn.Module):
         return self.out(self.dropout(self.highway(pooled))).squeeze(1)
 
 
-class SeqGAN(TextGAN):
+class SeqGAN(AutoregressiveGAN):
     """SeqGAN: MLE pre-training, then policy gradient with Monte Carlo rollout rewards."""
 
     config: SeqGANConfig
@@ -149,31 +135,6 @@ class SeqGAN(TextGAN):
                          SeqGANDiscriminator(config.vocab_size, config.d_embed_dim, config.d_filter_sizes,
                                              config.d_num_filters, config.d_dropout))
 
-    # ------------------------------------------------------------------ the text contract
-    @property
-    def vocab_size(self) -> int:
-        return self.config.vocab_size
-
-    @property
-    def max_len(self) -> int:
-        return self.config.max_len
-
-    @property
-    def tokenizer_kind(self) -> str:
-        return self.config.tokenizer
-
-    @property
-    def tokenizer(self) -> Tokenizer | None:
-        """Kept by G (and its EMA copy) as extra state, so it travels with G's weights, into
-        exports too: it gives BOS, EOS and PAD as well as decoding."""
-        return self.generator.tokenizer
-
-    @tokenizer.setter
-    def tokenizer(self, tokenizer: Tokenizer | None) -> None:
-        for g in (self.generator, self.generator_ema):
-            if g is not None:
-                g.tokenizer = tokenizer
-
     @property
     def sampling_generator(self) -> TextGenerator:
         """G itself: the EMA copy is the rollout policy, not a better sampler."""
@@ -183,13 +144,7 @@ class SeqGAN(TextGAN):
     def rollout_policy(self) -> TextGenerator:
         return self.generator_ema if self.generator_ema is not None else self.generator
 
-    # ------------------------------------------------------------------ sampling and rewards
-    def generate(self, n: int | None, *, cond=None, rng: torch.Generator, temperature: float = 1.0) -> Tensor:
-        return self.generator.sample(self.check_unconditional(n, cond), self.config.max_len, rng, temperature)
-
-    def preview(self, batch, n: int) -> Tensor:
-        return self.sample(min(n, N_PREVIEW), seed=0)
-
+    # ------------------------------------------------------------------ rewards
     @torch.no_grad()
     def real_probability(self, ids: Tensor) -> Tensor:
         """D's probability that each sequence (N, L) is real, in eval mode (no dropout), in chunks."""
@@ -210,25 +165,7 @@ class SeqGAN(TextGAN):
         partial = self.real_probability(completions.reshape(-1, length)).view(length - 1, m, n).mean(dim=1)
         return torch.cat([partial.T, self.real_probability(samples)[:, None]], dim=1)
 
-    @torch.no_grad()
-    def nll(self, ids: Tensor, temperature: float = 1.0, chunk: int = 1000) -> float:
-        """G's mean negative log-likelihood per counted token (up to and including EOS) of ids
-        (N, L), under ``softmax(logits / temperature)``."""
-        ids = ids.to(self.device)
-        total, count = 0.0, 0.0
-        for part in ids.split(chunk):
-            mask = self.generator.token_mask(part)
-            total += float(-(self.generator.log_probs(part, temperature) * mask).double().sum())
-            count += float(mask.sum())
-        return total / count
-
     # ------------------------------------------------------------------ objectives
-    def mle_loss(self, batch: Tensor, step: Step) -> Losses:
-        """G's per-token negative log-likelihood of real sequences (after EOS: masked out)."""
-        mask = self.generator.token_mask(batch)
-        nll = -(self.generator.log_probs(batch) * mask).sum() / mask.sum()
-        return {"loss": nll}
-
     def discriminator_loss(self, batch: Tensor, step: Step) -> Losses:
         """The reference's D batch: half of ``batch``'s real sequences and as many fresh samples
         of G, classified by the mean cross-entropy over the mixed batch, plus the L2 penalty on
@@ -257,8 +194,7 @@ class SeqGAN(TextGAN):
 
     def phases(self, batches_per_epoch: int) -> list[Phase]:
         c = self.config
-        return [Phase("mle", "generator", c.pretrain_g_epochs * batches_per_epoch, self.mle_loss, own_optimizer=True,
-                      trains=f"G by maximum likelihood, {c.pretrain_g_epochs} epochs"),
+        return [self.mle_phase(c.pretrain_g_epochs, batches_per_epoch),
                 Phase("d_pretrain", "discriminator", c.pretrain_d_rounds * c.d_epochs * 2 * batches_per_epoch,
                       self.discriminator_loss,
                       trains=f"D on real vs G's samples, {c.pretrain_d_rounds} x {c.d_epochs} epochs")]
