@@ -67,8 +67,9 @@ class Phase:
     The phase uses the same data stream as adversarial training, and that network's optimiser,
     or with ``own_optimizer`` one of its own (Adam with the network's settings), so that
     adversarial training starts with fresh optimiser state (SeqGAN's code keeps separate Adam
-    states for MLE and policy gradient). ``trains`` says in a few words what it does, for the
-    line the trainer prints when training starts.
+    states for MLE and policy gradient). ``lr`` sets that own optimiser's learning rate (None:
+    the network's; RelGAN pre-trains at 1e-2 and trains adversarially at 1e-4). ``trains`` says
+    in a few words what it does, for the line the trainer prints when training starts.
     """
 
     name: str
@@ -77,6 +78,12 @@ class Phase:
     loss: Callable[[Any, Step], Losses]
     own_optimizer: bool = False
     trains: str = ""
+    lr: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.lr is not None and not self.own_optimizer:
+            raise ConfigError(f"phase {self.name!r} sets lr but shares the {self.network}'s optimiser: "
+                              "a learning rate of its own needs own_optimizer=True")
 
 
 class GAN(nn.Module, metaclass=abc.ABCMeta):

@@ -12,8 +12,9 @@ representations and 75 filters per window size instead of 64 and 300; it pre-tra
 ``pretrain_g_epochs`` (10) epochs instead of 150 and runs the first ``max_steps`` (200) of the
 paper's 3,000 adversarial steps, on the paper's temperature schedule (beta_max 100, reached at
 step 5,000: beta rises from 1 to 1.2 over these 200 steps). MLE runs at the reference's
-learning rate, 1e-2 (``PRETRAIN_LR``), as a run of its own in ``OUT/mle``; the adversarial run,
-in ``OUT/adversarial``, starts from its G with the reference's 1e-4.
+learning rate, 1e-2 (``lr_pretrain``), as a run of its own in ``OUT/mle`` (so the MLE generator
+is kept and swept); the adversarial run, in ``OUT/adversarial``, starts from its G with the
+reference's 1e-4 (``lr_g``).
 
 Scores G untrained, at every checkpoint of both runs (the trajectory through MLE pre-training,
 one point per checkpoint_every steps, and through adversarial training, which runs in chunks of
@@ -42,10 +43,6 @@ from multigan.registry import get_modality
 
 CONFIG = Path(__file__).with_suffix(".json")
 PAPER = {"relgan": 6.680, "mle": 9.038}   # Table 1, length 20: RelGAN (beta_max 100); MLE as SeqGAN's paper
-#: The reference's MLE learning rate (``gpre_lr``). The trainer gives G one learning rate, its
-#: phases' own optimisers included, and RelGAN's adversarial one (``lr_g``, 1e-4) is 100 times
-#: lower (at 1e-2 adversarial training collapses G), so MLE runs as a run of its own.
-PRETRAIN_LR = 1e-2
 SEQGAN_RUN = Path("runs/seqgan_oracle/eval.json")
 #: SeqGAN's NLL-oracle from its recipe's full run, when no eval.json of one is at hand (docs/seqgan.md)
 SEQGAN_DOCUMENTED = 8.860
@@ -102,7 +99,7 @@ def main(out_dir: str | Path = "runs/relgan_oracle", scale: float = 1.0, overrid
     overrides = overrides or {}
     temperatures = tuple(sorted({float(t) for t in temperatures}))
     # stage 1, out_dir/mle: MLE pre-training at the reference's rate, a run of its own
-    mle, train = load_recipe(CONFIG, scale, {**overrides, "lr_g": PRETRAIN_LR})
+    mle, train = load_recipe(CONFIG, scale, overrides)
     scores = {"random": oracle_scores(mle, n_samples, 0)}
     pretraining = Trainer(mle, out_dir=out_dir / "mle", progress=progress, **{**train, "max_steps": 0})
     pretraining.fit()

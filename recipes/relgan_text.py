@@ -28,7 +28,6 @@ from multigan.recipe import load_recipe, recipe_arguments, reference_table
 from multigan.registry import get_modality
 
 CONFIG = Path(__file__).with_suffix(".json")
-PRETRAIN_LR = 1e-2   # the reference's MLE learning rate; lr_g (1e-4) is the adversarial one
 KEYS = ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu3", "distinct2", "nll_test")
 
 
@@ -38,8 +37,8 @@ def main(data: str, out_dir: str | Path = "runs/relgan_text", scale: float = 1.0
     ``{"mle": {...}, "relgan": {...}}``."""
     out_dir, overrides = Path(out_dir), overrides or {}
     evaluate = get_modality("text").evaluate
-    # MLE at the reference's rate as a run of its own (see relgan_oracle.PRETRAIN_LR's comment)
-    mle, train = load_recipe(CONFIG, scale, {**overrides, "lr_g": PRETRAIN_LR}, data=data)
+    # MLE (at lr_pretrain, the reference's 1e-2) as a run of its own, so it can be scored
+    mle, train = load_recipe(CONFIG, scale, overrides, data=data)
     Trainer(mle, out_dir=out_dir / "mle", progress=progress, **{**train, "max_steps": 0}).fit()
     result = {"mle": evaluate(mle, data, n_samples, 0)}
     gan, train = load_recipe(CONFIG, scale, {**overrides, "pretrain_g_epochs": 0}, data=data)

@@ -51,6 +51,7 @@ def test_defaults_are_the_reference_codes():
     assert gan.generator_first and gan.critic_steps(156) == 5
     (mle,) = gan.phases(156)
     assert (mle.name, mle.network, mle.steps, mle.own_optimizer) == ("mle", "generator", 150 * 156, True)
+    assert c.lr_pretrain == 1e-2 and mle.lr == 1e-2  # the reference's gpre_lr, apart from G's adversarial 1e-4
     assert gan.generator.memory.output_size == 512 and gan.generator.head.in_features == 512
     x = gan.sample(4)
     assert x.shape == (4, 20) and x.dtype == torch.long and 0 <= x.min() and x.max() < 5000
@@ -300,7 +301,7 @@ def test_oracle_recipe_reports_the_trajectory_the_sweep_and_the_targets(tmp_path
     # one MLE epoch of 4 steps and 2 adversarial steps, a checkpoint at the end of each stage
     assert [(p["step"], p["phase"]) for p in result["trajectory"]] == [(4, "mle"), (6, "adversarial")]
     assert result["trajectory"][-1]["n_samples"] == 50
-    assert (multigan.load(run / "mle").config.lr_g, multigan.load(run / "adversarial").config.lr_g) == (1e-2, 1e-4)
+    assert multigan.load(run / "mle").config.lr_pretrain == 1e-2 and multigan.load(run / "adversarial").config.lr_g == 1e-4
     sweep = result["sweep"]
     assert list(sweep) == ["mle", "relgan", "seqgan", "oracle"] and sweep["seqgan"] == seqgan_sweep
     assert sweep["relgan"][1]["nll_oracle"] == result["nll_oracle"]["relgan"]
@@ -327,7 +328,7 @@ def test_text_recipe_on_a_local_file(tmp_path):
         loaded = multigan.load(tmp_path / "run" / stage)
         assert loaded.tokenizer.vocab_size == 30 and len(loaded.decode(loaded.sample(3, seed=0))) == 3
         assert sorted((tmp_path / "run" / stage / "samples").glob("*.txt"))
-    assert multigan.load(tmp_path / "run" / "mle").config.lr_g == 1e-2
+    assert multigan.load(tmp_path / "run" / "mle").config.lr_pretrain == 1e-2
     assert multigan.load(tmp_path / "run" / "adversarial").config.lr_g == 1e-4
 
 

@@ -407,3 +407,18 @@ def test_update_order_follows_the_family(tmp_path, monkeypatch, generator_first)
         monkeypatch.setattr(gan, name, recorded)
     trainer(gan, tmp_path / "run", max_steps=2).fit()
     assert "".join(order) == ("GDDGDD" if generator_first else "DDGDDG")
+
+
+def test_a_phase_may_train_at_a_learning_rate_of_its_own(tmp_path, monkeypatch):
+    def phases(self, batches_per_epoch):
+        def g_only(batch, step):
+            return {"loss": (self.generator(self.latent(batch.shape[0])) - batch).pow(2).mean()}
+        return [Phase("pretrain_g", "generator", 1, g_only, own_optimizer=True, lr=0.05)]
+
+    monkeypatch.setattr(type(small_gan()), "phases", phases)
+    t = trainer(small_gan(), tmp_path / "run", max_steps=1)
+    t.setup()
+    assert t.optimizers["pretrain_g"].param_groups[0]["lr"] == 0.05
+    assert t.optimizers["generator"].param_groups[0]["lr"] == t.gan.config.lr_g
+    with pytest.raises(ConfigError, match="own_optimizer=True"):
+        Phase("p", "generator", 1, lambda batch, step: {}, lr=0.05)

@@ -193,8 +193,8 @@ class Trainer:
         self.phases = gan.phases(self.stream.batches_per_epoch)
         for phase in self.phases:
             if phase.own_optimizer:
-                self.optimizers[phase.name] = torch.optim.Adam(nets[phase.network].parameters(),
-                                                               **adam[phase.network], **fused)
+                settings = {**adam[phase.network], **({} if phase.lr is None else {"lr": phase.lr})}
+                self.optimizers[phase.name] = torch.optim.Adam(nets[phase.network].parameters(), **settings, **fused)
         self.n_critic = gan.critic_steps(self.stream.batches_per_epoch)
         self.total = sum(p.steps for p in self.phases) + self.max_steps
 

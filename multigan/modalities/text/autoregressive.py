@@ -105,8 +105,9 @@ class AutoregressiveGAN(TextGAN):
         nll = -(self.generator.log_probs(batch) * mask).sum() / mask.sum()
         return {"loss": nll}
 
-    def mle_phase(self, epochs: int, batches_per_epoch: int) -> Phase:
-        """``epochs`` of MLE pre-training of G, with an Adam of its own, so that adversarial
-        training starts from fresh optimiser state (as SeqGAN's and RelGAN's reference code)."""
+    def mle_phase(self, epochs: int, batches_per_epoch: int, lr: float | None = None) -> Phase:
+        """``epochs`` of MLE pre-training of G, with an Adam of its own (learning rate ``lr``,
+        None: ``lr_g``), so that adversarial training starts from fresh optimiser state (as
+        SeqGAN's and RelGAN's reference code)."""
         return Phase("mle", "generator", epochs * batches_per_epoch, self.mle_loss, own_optimizer=True,
-                     trains=f"G by maximum likelihood, {epochs} epochs")
+                     trains=f"G by maximum likelihood, {epochs} epochs", lr=lr)

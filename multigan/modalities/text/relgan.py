@@ -79,7 +79,9 @@ class RelGANConfig(AutoregressiveConfig):
                                    "5,000, past its 3,000 steps)", low=1)
     pretrain_g_epochs: int = option(150, "epochs of MLE pre-training of G", low=0)
     n_critic: int = option(5, "D updates after each G update", low=1)
-    lr_g: float = option(1e-4, "generator learning rate (Adam), MLE pre-training included", low=0, low_open=True)
+    lr_g: float = option(1e-4, "generator learning rate (Adam) in adversarial training", low=0, low_open=True)
+    lr_pretrain: float = option(1e-2, "generator learning rate (Adam) in MLE pre-training (the reference's)",
+                                low=0, low_open=True)
     lr_d: float = option(1e-4, "discriminator learning rate (Adam)", low=0, low_open=True)
     betas_g: tuple[float, float] = option((0.9, 0.999), "generator Adam betas", low=0, high=1, high_open=True)
     betas_d: tuple[float, float] = option((0.9, 0.999), "discriminator Adam betas", low=0, high=1, high_open=True)
@@ -179,7 +181,7 @@ class RelGAN(AutoregressiveGAN):
         return {"loss": loss, "beta": torch.tensor(self.beta)}
 
     def phases(self, batches_per_epoch: int) -> list[Phase]:
-        return [self.mle_phase(self.config.pretrain_g_epochs, batches_per_epoch)]
+        return [self.mle_phase(self.config.pretrain_g_epochs, batches_per_epoch, lr=self.config.lr_pretrain)]
 
 
 @register_model("relgan", modality="text", config=RelGANConfig)
