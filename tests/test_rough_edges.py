@@ -160,8 +160,9 @@ def test_training_says_what_it_will_do(tmp_path, capsys):
     err = capsys.readouterr().err
     per_epoch = trainer.stream.batches_per_epoch
     assert f"multigan: phase mle: {2 * per_epoch} steps of G by maximum likelihood, 2 epochs" in err
-    assert f"multigan: phase d_pretrain: {3 * per_epoch} steps of D on real vs G's samples, 1 x 3 epochs" in err
-    assert "multigan: adversarial: 3 steps, each 1 D update then 1 G update (after the phases above)" in err
+    # a D epoch is twice the data's batches, each half real (the reference's mixed batches)
+    assert f"multigan: phase d_pretrain: {6 * per_epoch} steps of D on real vs G's samples, 1 x 3 epochs" in err
+    assert "multigan: adversarial: 3 steps, each 1 G update then 1 D update (after the phases above)" in err
     assert err.index("phase mle") < err.index("adversarial:")
     assert trainer._phase_label(0) == "seqgan mle" and trainer._phase_label(trainer.total - 1) == "seqgan adversarial"
 
