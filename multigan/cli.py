@@ -36,7 +36,8 @@ TRAIN_FLAGS = {"data": "--data", "max_steps": "--steps", "batch_size": "--batch-
                "kernels": "--kernels", "compile": "--compile", "out_dir": "--out", "seed": "--seed",
                "device": "--device", "sample_every": "--sample-every", "checkpoint_every": "--checkpoint-every",
                "log_every": "--log-every", "num_workers": "--num-workers", "skip_bad_files": "--skip-bad-files",
-               "sync_batchnorm": "--sync-batchnorm"}
+               "sync_batchnorm": "--sync-batchnorm", "lr_decay": "--lr-decay", "n_preview": "--n-preview",
+               "keep_checkpoints": "--keep-checkpoints"}
 
 
 def _setting_flag(parser: argparse.ArgumentParser, field: str, flag: str) -> None:

@@ -56,6 +56,30 @@ def run_recipe(config_path: str | Path, out_dir: str | Path, scale: float = 1.0,
     return gan, metrics, train
 
 
+def pretrain_then_train(config_path: str | Path, data: str, out_dir: str | Path, scale: float = 1.0,
+                        overrides: dict[str, Any] | None = None, n_samples: int | None = None,
+                        progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Run the recipe's pre-training phases and evaluate, then its adversarial steps (the same
+    run, resumed) and evaluate again: ``{"mle": metrics, <family>: metrics}``, also written to
+    ``out_dir/eval.json``. The text recipes' comparison of a GAN with its MLE start."""
+    gan, train = load_recipe(config_path, scale, overrides, data=data)
+    evaluate = get_modality(gan.modality).evaluate
+    Trainer(gan, out_dir=out_dir, progress=progress, **{**train, "max_steps": 0}).fit()
+    result = {"mle": evaluate(gan, data, n_samples, 0)}
+    Trainer(gan, out_dir=out_dir, progress=progress, **train).fit()
+    result[gan.name] = evaluate(gan, data, n_samples, 0)
+    (Path(out_dir) / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def stage_table(result: dict[str, dict[str, Any]], keys: Sequence[str]) -> str:
+    """One column per stage of ``result`` (e.g. MLE, then the GAN), one row per metric."""
+    lines = [f"  {'':11s}" + "".join(f"{stage:>9s}" for stage in result)]
+    for key in keys:
+        lines.append(f"  {key:11s}" + "".join(f"{metrics[key]:9.3f}" for metrics in result.values()))
+    return "\n".join(lines)
+
+
 def recipe_arguments(doc: str, out_dir: str, needs_data: bool = False, steps: bool = False) -> argparse.Namespace:
     """The command line every recipe takes: ``[--data DIR] [--out DIR] [--scale F] [--set k=v ...]``
     (and ``--steps N`` where ``steps``); ``overrides`` holds the parsed ``--set`` items."""

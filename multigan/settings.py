@@ -35,6 +35,8 @@ class TrainSettings:
     seed: int = option(0, "seeds Python, NumPy and torch, and the data order", low=0)
     device: str = option("auto", "auto (CUDA when available), cpu, cuda, cuda:N; under torchrun, this "
                                  "process's GPU")
+    lr_decay: float = option(0.0, "the last fraction of the adversarial steps, over which lr_g and lr_d fall "
+                                  "linearly toward 0 (CycleGAN's schedule; 0: constant)", low=0, high=1)
     sample_every: int = option(500, "write preview samples every N steps (0: only at the end)", low=0)
     checkpoint_every: int = option(500, "checkpoint every N steps (0: only at the end)", low=0)
     log_every: int = option(10, "log metrics every N steps (0: only at the end)", low=0)

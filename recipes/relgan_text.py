@@ -4,9 +4,10 @@
     python recipes/relgan_text.py --data corpus.txt --scale 0.05     # a twentieth of every phase
     python recipes/relgan_text.py --data corpus.txt --set vocab_size=2000 --set max_len=48
 
-Nearly the same run from the command line (its MLE runs at lr_g, 1e-4, where the script's runs
-at the reference's 1e-2 as a run of its own, OUT/mle, before the adversarial run, OUT/adversarial):
+The same run from the command line:
     multigan train --config recipes/relgan_text.json --data corpus.txt --out runs/relgan_text
+
+A corpus that needs no download: `python recipes/python_docs_corpus.py corpus.txt`.
 
 Every 10th non-blank line is held out. A sentencepiece model of vocab_size pieces is trained on
 the other lines and saved with the model. The settings are the reference code's COCO
@@ -20,12 +21,9 @@ beta_max): expect BLEU and self-BLEU (less diversity) up from MLE to RelGAN, and
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from multigan import Trainer
-from multigan.recipe import load_recipe, recipe_arguments, reference_table
-from multigan.registry import get_modality
+from multigan.recipe import pretrain_then_train, recipe_arguments, reference_table, stage_table
 
 CONFIG = Path(__file__).with_suffix(".json")
 KEYS = ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu3", "distinct2", "nll_test")
@@ -35,27 +33,13 @@ def main(data: str, out_dir: str | Path = "runs/relgan_text", scale: float = 1.0
          n_samples: int = 1000, progress: bool = True) -> dict:
     """Pre-train, score, train adversarially, score again; print both and return
     ``{"mle": {...}, "relgan": {...}}``."""
-    out_dir, overrides = Path(out_dir), overrides or {}
-    evaluate = get_modality("text").evaluate
-    # MLE (at lr_pretrain, the reference's 1e-2) as a run of its own, so it can be scored
-    mle, train = load_recipe(CONFIG, scale, overrides, data=data)
-    Trainer(mle, out_dir=out_dir / "mle", progress=progress, **{**train, "max_steps": 0}).fit()
-    result = {"mle": evaluate(mle, data, n_samples, 0)}
-    gan, train = load_recipe(CONFIG, scale, {**overrides, "pretrain_g_epochs": 0}, data=data)
-    gan.generator.load_state_dict(mle.generator.state_dict())
-    Trainer(gan, out_dir=out_dir / "adversarial", progress=progress, **train).fit()
-    result["relgan"] = evaluate(gan, data, n_samples, 0)
-    (out_dir / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
-
-    print(f"\nRelGAN on {data}, {train['max_steps']} adversarial steps (scale {scale})")
-    print(f"  {'':11s} {'MLE':>8s} {'RelGAN':>8s}")
-    for key in KEYS:
-        print(f"  {key:11s} {result['mle'][key]:8.3f} {result['relgan'][key]:8.3f}")
+    result = pretrain_then_train(CONFIG, data, out_dir, scale, overrides, n_samples, progress)
+    print(f"\nRelGAN on {data} (scale {scale}): after MLE pre-training, then after adversarial training")
+    print(stage_table(result, KEYS))
     print("RelGAN beside the reference points (train_lines: real training sentences; no NLL):")
     print(reference_table(result["relgan"], KEYS))
-    print(f"runs: {out_dir / 'mle'}, {out_dir / 'adversarial'} (samples/ in each)   metrics: {out_dir / 'eval.json'}")
+    print(f"samples (TXT): {Path(out_dir) / 'samples'}   metrics: {Path(out_dir) / 'eval.json'}")
     return result
-
 
 if __name__ == "__main__":
     args = recipe_arguments(__doc__, "runs/relgan_text", needs_data=True)

@@ -7,6 +7,8 @@
 The same run from the command line:
     multigan train --config recipes/seqgan_text.json --data corpus.txt --out runs/seqgan_text
 
+A corpus that needs no download: `python recipes/python_docs_corpus.py corpus.txt`.
+
 Every 10th non-blank line is held out. A sentencepiece model of vocab_size pieces is trained on
 the other lines and saved with the model (a corpus too small for 5,000 pieces says which size
 fits). Evaluates 1,000 decoded samples against the held-out lines: BLEU-2..5, self-BLEU-3,
@@ -17,12 +19,9 @@ G writing the corpus's own sentences would score).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from multigan import Trainer
-from multigan.recipe import load_recipe, recipe_arguments, reference_table
-from multigan.registry import get_modality
+from multigan.recipe import pretrain_then_train, recipe_arguments, reference_table, stage_table
 
 CONFIG = Path(__file__).with_suffix(".json")
 KEYS = ("bleu2", "bleu3", "bleu4", "bleu5", "self_bleu3", "distinct2", "nll_test")
@@ -32,23 +31,13 @@ def main(data: str, out_dir: str | Path = "runs/seqgan_text", scale: float = 1.0
          n_samples: int = 1000, progress: bool = True) -> dict:
     """Pre-train, score, train adversarially, score again; print both and return
     ``{"mle": {...}, "seqgan": {...}}``."""
-    gan, train = load_recipe(CONFIG, scale, overrides, data=data)
-    evaluate = get_modality("text").evaluate
-    Trainer(gan, out_dir=out_dir, progress=progress, **{**train, "max_steps": 0}).fit()
-    result = {"mle": evaluate(gan, data, n_samples, 0)}
-    Trainer(gan, out_dir=out_dir, progress=progress, **train).fit()
-    result["seqgan"] = evaluate(gan, data, n_samples, 0)
-    (Path(out_dir) / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
-
-    print(f"\nSeqGAN on {data}, {train['max_steps']} adversarial steps (scale {scale})")
-    print(f"  {'':11s} {'MLE':>8s} {'SeqGAN':>8s}")
-    for key in KEYS:
-        print(f"  {key:11s} {result['mle'][key]:8.3f} {result['seqgan'][key]:8.3f}")
+    result = pretrain_then_train(CONFIG, data, out_dir, scale, overrides, n_samples, progress)
+    print(f"\nSeqGAN on {data} (scale {scale}): after MLE pre-training, then after adversarial training")
+    print(stage_table(result, KEYS))
     print("SeqGAN beside the reference points (train_lines: real training sentences; no NLL):")
     print(reference_table(result["seqgan"], KEYS))
     print(f"samples (TXT): {Path(out_dir) / 'samples'}   metrics: {Path(out_dir) / 'eval.json'}")
     return result
-
 
 if __name__ == "__main__":
     args = recipe_arguments(__doc__, "runs/seqgan_text", needs_data=True)

@@ -19,6 +19,8 @@ SMALL = {
     "wavegan": {"model_size": 2, "n_critic": 2},
     "melgan": {"g_width": 8, "d_width": 4, "segment_length": 2048},
     "seqgan": {"rollouts": 2, "d_filter_sizes": (2, 3), "d_num_filters": (8, 8)},
+    "relgan": {"head_size": 16, "d_embed_dim": 8, "d_representations": 4, "d_num_filters": (8, 8, 8, 8),
+               "n_critic": 2},
 }
 MACHINE_KEYS = {"machine", "cpu_capability", "bf16_native", "cpu_model", "cpu_threads"}
 KEYS = {"family", "step", "unit", "throughput", "baseline_throughput", "speedup", "precision", "precision_requested",
@@ -38,7 +40,7 @@ def test_every_family_gets_rows_with_a_speedup_over_its_plain_loop(name):
         assert (row["family"], row["precision"], row["precision_requested"], row["kernels"], row["device"]) == (
             name, "32", "32", "auto", "cpu")
     assert rows[0]["unit"] == {"dcgan": "images/s", "wavegan": "seconds of audio/s",
-                               "melgan": "seconds of audio/s", "seqgan": "sequences/s"}[name]
+                               "melgan": "seconds of audio/s", "seqgan": "sequences/s", "relgan": "sequences/s"}[name]
 
 
 def test_cli_writes_the_rows_as_json(tmp_path, capsys):

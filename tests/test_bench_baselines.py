@@ -21,6 +21,8 @@ SMALL = {
                "residual_layers": 2, "mel.n_mels": 16},
     "seqgan": dict(vocab_size=50, max_len=8, g_embed_dim=8, g_hidden_dim=8, d_embed_dim=8,
                    d_filter_sizes=(1, 2, 3), d_num_filters=(6, 6, 6), rollouts=2),
+    "relgan": dict(vocab_size=50, max_len=8, g_embed_dim=8, mem_slots=2, num_heads=2, head_size=4, d_embed_dim=8,
+                   d_representations=4, d_filter_sizes=(2, 3), d_num_filters=(6, 6), d_hidden=5, n_critic=2),
 }
 BATCH = 3
 
@@ -40,7 +42,8 @@ def config_of(name, **overrides):
 def test_the_package_lists_a_baseline_per_family():
     assert set(multigan.baselines.NAMES) == set(SMALL) == {p.stem for p in FOLDER.glob("*.py")} - {"__init__"}
     assert {name: load(name).UNIT for name in multigan.baselines.NAMES} == {
-        "dcgan": "images/s", "wavegan": "seconds of audio/s", "melgan": "seconds of audio/s", "seqgan": "sequences/s"}
+        "dcgan": "images/s", "wavegan": "seconds of audio/s", "melgan": "seconds of audio/s", "seqgan": "sequences/s",
+        "relgan": "sequences/s"}
     assert load("dcgan").__name__ == "multigan.baselines.dcgan"
 
 
@@ -85,6 +88,8 @@ def test_the_import_check_catches_multigan_imports(tmp_path):
     ("wavegan", dict(model_size=2, segment_length=65536)),
     ("melgan", {"upsample_ratios": (4, 4, 4, 4), "d_stride": 2, "d_width": 8}),
     ("seqgan", dict(d_filter_sizes=(2, 5), d_num_filters=(3, 7))),
+    ("relgan", dict(mem_slots=3, num_heads=4, head_size=16, d_embed_dim=12, d_representations=3, d_hidden=7,
+                    d_filter_sizes=(2, 5), d_num_filters=(3, 7))),
 ])
 def test_parameter_counts_match_multigan(name, overrides):
     gan, config = config_of(name, **overrides)
@@ -109,6 +114,8 @@ class RecordingAdam(torch.optim.Adam):
     ("seqgan", "pg", {}),
     ("seqgan", "pg", dict(ema_decay=0.8)),
     ("seqgan", "d", {}),
+    ("relgan", "train", {}),
+    ("relgan", "train", dict(n_critic=1, grad_clip_g=0.0, grad_clip_d=0.0)),
 ])
 def test_two_iterations_update_the_parameters(name, step, overrides, monkeypatch):
     _, config = config_of(name, **{**SMALL[name], **overrides})
@@ -130,6 +137,32 @@ def test_units_are_one_batch_per_iteration():
     assert load("wavegan").make_step(config, BATCH, "cpu")[1] == BATCH * 16384 / 16000
     _, config = config_of("melgan", **SMALL["melgan"])
     assert load("melgan").make_step(config, BATCH, "cpu")[1] == BATCH * 2048 / 22050
+    _, config = config_of("relgan", **SMALL["relgan"])
+    assert load("relgan").make_step(config, BATCH, "cpu")[1] == BATCH  # sequences, as the text modality counts
+
+
+def test_relgan_networks_compute_multigan_functions():
+    """With multigan's weights copied in, the baseline's G and D give multigan's outputs: the same
+    architecture, not only the same parameter counts (D's convolutions hold the same weights laid
+    out for a 2-D convolution over the representations)."""
+    torch.manual_seed(0)
+    gan, config = config_of("relgan", **SMALL["relgan"])
+    gen, disc = load("relgan")._networks(config)
+    with torch.no_grad():
+        for ours, theirs in [(gan.generator, gen), (gan.discriminator, disc)]:
+            for p, q in zip(ours.parameters(), theirs.parameters(), strict=True):
+                q.copy_(p if p.shape == q.shape else p.transpose(1, 2).unsqueeze(1))  # conv1d -> conv2d
+    gan.eval(), gen.eval(), disc.eval()
+    ids = torch.randint(50, (BATCH, 8))
+    with torch.no_grad():
+        expected = gan.discriminator(ids)
+        assert expected.shape == (BATCH, 4)
+        torch.testing.assert_close(disc(torch.nn.functional.one_hot(ids, 50).float()), expected)
+        state, memory = None, gen.initial_memory(BATCH, torch.device("cpu"))
+        for t in range(ids.shape[1]):
+            expected, state = gan.generator.step(ids[:, t], state)
+            logits, memory = gen(ids[:, t], memory)
+            torch.testing.assert_close(logits, expected)
 
 
 def test_steps_are_checked():
@@ -139,3 +172,6 @@ def test_steps_are_checked():
     _, config = config_of("dcgan", **SMALL["dcgan"])
     with pytest.raises(ValueError, match="'train'"):
         load("dcgan").make_step(config, BATCH, "cpu", "pg")
+    _, config = config_of("relgan", **SMALL["relgan"])
+    with pytest.raises(ValueError, match="'train'"):
+        load("relgan").make_step(config, BATCH, "cpu", "d")

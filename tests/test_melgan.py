@@ -105,6 +105,21 @@ TINY = {"mel.sample_rate": 16000, "mel.n_fft": 64, "mel.win_length": 64, "mel.ho
         "d_width": 4, "d_layers": 1}
 
 
+def test_a_warm_up_learning_rate_gives_the_warm_up_an_adam_of_its_own(tmp_path):
+    """lr_warmup: the warm-up trains G with its own Adam at that rate; the adversarial phase then
+    starts on G's untouched optimiser at lr_g. Without it the two phases share G's optimiser."""
+    torch.manual_seed(0)
+    gan = multigan.build("melgan", **TINY, stft_warmup_steps=2, mel_loss_weight=1.0, lr_warmup=1e-3)
+    t = multigan.Trainer(gan, out_dir=tmp_path / "run", max_steps=0, batch_size=2, sample_every=0, precision="32",
+                         checkpoint_every=0, progress=False)
+    t.fit()
+    warm, g = t.optimizers["stft_warmup"], t.optimizers["generator"]
+    assert warm.param_groups[0]["lr"] == 1e-3 and g.param_groups[0]["lr"] == gan.config.lr_g == 1e-4
+    assert all(warm.state[p]["step"] == 2 for p in gan.generator.parameters()) and not g.state
+    [shared] = multigan.build("melgan", **TINY, stft_warmup_steps=2).phases(10)
+    assert not shared.own_optimizer and shared.lr is None
+
+
 def test_a_training_step_is_the_reference_loops(tmp_path):
     """One adversarial step, as the MelGAN reference loop takes it: G vocodes the batch once; D
     updates on the real batch and the detached fakes; G's update scores the same fakes with the

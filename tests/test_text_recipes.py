@@ -87,3 +87,14 @@ def test_mle_is_read_off_its_sweep_at_seqgans_quality():
     assert at_equal_quality(points, 8.75) == pytest.approx({"temperature": 0.95, "nll_oracle": 8.75, "nll_test": 8.1})
     assert at_equal_quality(points, 9.5)["temperature"] == pytest.approx(1.125)
     assert at_equal_quality(points, 7.9) is None and at_equal_quality(points, 10.1) is None
+
+
+def test_python_docs_corpus_keeps_plain_sentences_once():
+    module = load("python_docs_corpus")
+    text = ("The first sentence is plain prose here. It has a second one too!\n\n"
+            ">>> print('code is left out of this paragraph.')\n\n"
+            "Too short. Names like some_name or x[0] are left out of it. The first sentence is plain prose here.")
+    assert module.corpus([text]) == ["The first sentence is plain prose here.", "It has a second one too!"]
+    lines = module.corpus(module.documentation())     # Python's own docs: thousands of sentences, no markup
+    assert len(lines) > 5000 and len(set(lines)) == len(lines)
+    assert all(5 <= len(line.split()) <= 32 and "_" not in line and "\n" not in line for line in lines)

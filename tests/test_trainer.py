@@ -422,3 +422,21 @@ def test_a_phase_may_train_at_a_learning_rate_of_its_own(tmp_path, monkeypatch):
     assert t.optimizers["generator"].param_groups[0]["lr"] == t.gan.config.lr_g
     with pytest.raises(ConfigError, match="own_optimizer=True"):
         Phase("p", "generator", 1, lambda batch, step: {}, lr=0.05)
+
+
+def test_learning_rates_decay_linearly_over_the_last_fraction_and_resume_exactly(tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    t = trainer(small_gan(), straight, max_steps=6, lr_decay=0.5, checkpoint_every=3, keep_checkpoints=0)
+    t.fit()
+    # constant for the first half, then 3/3, 2/3, 1/3 of lr_g and lr_d over the last three steps
+    assert [r["lr_factor"] for r in records(straight)] == pytest.approx([1, 1, 1, 1, 2 / 3, 1 / 3])
+    assert t.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(t.gan.config.lr_g / 3)
+    assert t.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(t.gan.config.lr_d / 3)
+    # the same run stopped at step 3 and resumed: the schedule goes on from the step count
+    (resumed / "checkpoints").mkdir(parents=True)
+    (resumed / "checkpoints" / "last.pt").write_bytes((straight / "checkpoints" / "step-000003.pt").read_bytes())
+    trainer(small_gan(), resumed, max_steps=6, lr_decay=0.5).fit()
+    assert [r["lr_factor"] for r in records(resumed)] == pytest.approx([1, 2 / 3, 1 / 3])
+    a, b = multigan.load(straight), multigan.load(resumed)
+    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(x, y)

@@ -16,4 +16,4 @@ This package imports none of them: importing one (say ``dcgan``) does not load t
 """
 
 #: the families that have a baseline module here
-NAMES = ("dcgan", "wavegan", "melgan", "seqgan")
+NAMES = ("dcgan", "wavegan", "melgan", "seqgan", "relgan")

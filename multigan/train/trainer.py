@@ -263,9 +263,28 @@ class Trainer:
             logs = self.update(phase.network, phase.loss, prefix=phase.name,
                                optimizer_name=phase.name if phase.own_optimizer else phase.network)
         else:
+            factor = self._decay_learning_rates()
             logs = self.adversarial_updates()
+            if factor is not None:
+                logs["lr_factor"] = torch.tensor(factor)
         self.step += 1
         return phase, logs
+
+    def _decay_learning_rates(self) -> float | None:
+        """``lr_decay``: set both adversarial learning rates for this step, constant and then
+        falling linearly toward 0 over the last ``lr_decay`` of the adversarial steps (a
+        function of the step alone, so a resumed run continues the schedule exactly). Returns
+        the factor applied, None without a decay."""
+        fraction, total = self.requested.lr_decay, self.max_steps
+        if not fraction:
+            return None
+        done = self.step - (self.total - total)  # adversarial steps already taken
+        factor = min(1.0, (total - done) / (fraction * total))
+        cfg = self.gan.config
+        for name, lr in (("generator", cfg.lr_g), ("discriminator", cfg.lr_d)):
+            for group in self.optimizers[name].param_groups:
+                group["lr"] = lr * factor
+        return factor
 
     def adversarial_updates(self) -> dict[str, torch.Tensor]:
         """``n_critic`` discriminator updates and one generator update (first, when the family

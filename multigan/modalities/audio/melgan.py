@@ -75,6 +75,9 @@ class MelGANConfig(GANConfig):
     stft_warmup_steps: int = option(0, "G-only steps on the STFT loss (plus the weighted mel loss) before D joins "
                                        "(Parallel WaveGAN's schedule; 0: none, as in the MelGAN paper)", low=0)
     lr_g: float = option(1e-4, "generator learning rate (Adam)", low=0, low_open=True)
+    lr_warmup: float | None = option(None, "the warm-up's learning rate, with an Adam of its own, so that the "
+                                           "adversarial phase starts afresh at lr_g (None: lr_g, on G's optimiser)",
+                                     low=0, low_open=True)
     lr_d: float = option(1e-4, "discriminator learning rate (Adam)", low=0, low_open=True)
     betas_g: tuple[float, float] = option((0.5, 0.9), "generator Adam betas", low=0, high=1, high_open=True)
     betas_d: tuple[float, float] = option((0.5, 0.9), "discriminator Adam betas", low=0, high=1, high_open=True)
@@ -241,7 +244,8 @@ class MelGAN(AudioGAN):
     def phases(self, batches_per_epoch: int) -> list[Phase]:
         steps = self.config.stft_warmup_steps
         losses = "the multi-resolution STFT" + (" and mel" if self.config.mel_loss_weight > 0 else "")
-        return [Phase("stft_warmup", "generator", steps, self.stft_loss,
+        lr = self.config.lr_warmup
+        return [Phase("stft_warmup", "generator", steps, self.stft_loss, own_optimizer=lr is not None, lr=lr,
                       trains=f"G alone on {losses} losses")] if steps else []
 
     def fake_batch(self, batch) -> Tensor:
