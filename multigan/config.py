@@ -59,15 +59,20 @@ def fields_of(config: type | GANConfig) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(config)}
 
 
-def describe_fields(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
+def describe_fields(cls: type, prefix: str = "", defaults: Any = None) -> list[tuple[str, str, Any, str]]:
     """``(name, type, default, doc)`` of every field of config class ``cls``, nested config
-    fields as dotted names (``mel.n_mels``), for ``multigan list --options``."""
+    fields as dotted names (``mel.n_mels``), for ``multigan list --options``. ``defaults``: an
+    instance whose values are the defaults (a nested field's default, which a family may set
+    apart from its class's: HiFi-GAN's natural-log mel)."""
     hints = typing.get_type_hints(cls)
     rows = []
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not _MISSING else f.default_factory()  # type: ignore[misc]
+        if defaults is not None:
+            default = getattr(defaults, f.name)
+        else:
+            default = f.default if f.default is not _MISSING else f.default_factory()  # type: ignore[misc]
         if dataclasses.is_dataclass(hints[f.name]):
-            rows += describe_fields(hints[f.name], prefix=f"{prefix}{f.name}.")
+            rows += describe_fields(hints[f.name], prefix=f"{prefix}{f.name}.", defaults=default)
             continue
         doc = f.metadata.get("doc", "")
         choices = f.metadata.get("choices")

@@ -9,7 +9,8 @@ A family subclasses its modality's contract (:class:`multigan.ImageGAN`, :class:
   :class:`Step` the trainer shares between the losses of one training step;
 * optionally ``phases(batches_per_epoch)``: pre-training phases run before adversarial
   training (SeqGAN's MLE pre-training of G and D), ``critic_steps(batches_per_epoch)``,
-  ``attach_data(dataset)``, ``artifacts()`` / ``load_artifacts(files)``;
+  ``weight_decay(network)`` and ``lr_factor(step, batches_per_epoch)`` (the optimisers and
+  their schedule), ``attach_data(dataset)``, ``artifacts()`` / ``load_artifacts(files)``;
 * optionally ``fake_batch(batch)`` with ``shares_fakes = True``: the trainer then makes one fake
   batch per step and hands it to both losses as ``step.fake`` (see :attr:`GAN.shares_fakes`).
 
@@ -248,6 +249,20 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
         """Discriminator updates per generator update in adversarial training: ``config.n_critic``
         (SeqGAN counts them in epochs of the data)."""
         return self.config.n_critic
+
+    def weight_decay(self, network: Literal["generator", "discriminator"]) -> float:
+        """Decoupled weight decay of ``network``'s optimiser: above 0 the trainer uses AdamW
+        (Loshchilov & Hutter 2019) instead of Adam. By default the config's ``weight_decay``
+        where the family declares that field (HiFi-GAN: 0.01), else 0."""
+        return getattr(self.config, "weight_decay", 0.0)
+
+    def lr_factor(self, step: int, batches_per_epoch: int) -> float | None:
+        """The family's own learning-rate schedule: the factor on ``lr_g`` and ``lr_d`` for the
+        adversarial step after ``step`` adversarial steps, with ``batches_per_epoch`` batches in
+        an epoch of the data (HiFi-GAN: ``0.999 ** epoch``). The trainer multiplies it with the
+        ``lr_decay`` setting's factor. A function of its arguments alone, so a resumed run goes
+        on with the same schedule. None (the default): no schedule of its own."""
+        return None
 
     @abc.abstractmethod
     def generate(self, n: int | None, *, cond: Any, rng: torch.Generator) -> Any:

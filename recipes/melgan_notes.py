@@ -6,8 +6,9 @@
         --set mel_loss_weight=0 --set stft_warmup_steps=0 --set lr_g=1e-4   # the paper's model and loss
 
 The recipe's run: 1,000 warm-up steps of G alone on HiFi-GAN's mel L1 loss (weight 45, plus
-the multi-resolution STFT loss) at lr_g 1e-3, then 100 adversarial steps with the mel loss
-kept beside the hinge and feature-matching losses; fp32.
+the multi-resolution STFT loss) at 1e-3 on an Adam of their own (lr_warmup), then 250
+adversarial steps at lr_g = lr_d = 1e-4 with the mel and STFT losses kept beside the hinge and
+feature-matching losses; fp32.
 
 The same run from the command line: multigan train --config recipes/melgan_notes.json
 

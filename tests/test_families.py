@@ -10,7 +10,9 @@ from multigan.train.data import first_items
 
 # Enough to exercise every code path in seconds: SeqGAN's paper schedule pre-trains for hours.
 QUICK = {"seqgan": dict(pretrain_g_epochs=0, pretrain_d_rounds=0, n_critic=1, rollouts=2),
-         "relgan": dict(pretrain_g_epochs=0)}
+         "relgan": dict(pretrain_g_epochs=0),
+         # HiFi-GAN's paper discriminators have 70 M parameters
+         "hifigan": dict(initial_channels=16, mpd_width=2, msd_scales=1, msd_width=16, segment_length=2048)}
 
 
 @pytest.fixture(params=multigan.list_models())

@@ -30,6 +30,9 @@ TINY_WAVEGAN = dict(model_size=2, n_critic=1, sample_rate=RATE)
 TINY_MELGAN = {"mel.sample_rate": RATE, "mel.n_fft": 64, "mel.win_length": 64, "mel.hop_length": 16,
                "mel.n_mels": 8, "upsample_ratios": (4, 4), "segment_length": 256, "g_width": 2,
                "residual_layers": 1, "num_d": 1, "d_width": 4, "d_layers": 1}
+TINY_HIFIGAN = {**{k: v for k, v in TINY_MELGAN.items() if k.startswith("mel.")}, "upsample_rates": (4, 4),
+                "initial_channels": 8, "segment_length": 256, "mpd_periods": (2, 3), "mpd_width": 2,
+                "msd_scales": 1, "msd_width": 16}
 TINY_SEQGAN = dict(max_len=8, g_embed_dim=4, g_hidden_dim=4, d_embed_dim=4, d_filter_sizes=(1, 2),
                    d_num_filters=(2, 2), pretrain_g_epochs=0, pretrain_d_rounds=0, n_critic=1, rollouts=2)
 TINY_RELGAN = dict(max_len=8, g_embed_dim=4, head_size=4, d_embed_dim=4, d_representations=2, d_filter_sizes=(1, 2),
@@ -483,6 +486,7 @@ def test_every_familys_checkpoint_loads_with_weights_only(tmp_path):
         "dcgan": (tiny_dcgan(), "digits"),
         "wavegan": (multigan.build("wavegan", **TINY_WAVEGAN), "notes"),
         "melgan": (multigan.build("melgan", **TINY_MELGAN), "notes"),
+        "hifigan": (multigan.build("hifigan", **TINY_HIFIGAN), "notes"),
         "seqgan": (multigan.build("seqgan", vocab_size=24, **TINY_SEQGAN), str(text)),
         "relgan": (multigan.build("relgan", vocab_size=24, **TINY_RELGAN), str(text)),
     }
@@ -497,7 +501,7 @@ def test_every_familys_checkpoint_loads_with_weights_only(tmp_path):
         assert state["name"] == name and state["step"] == 1
         loaded = multigan.load(out)
         assert loaded.config == gan.config
-        if name == "melgan":       # the nested mel config survives as a plain dict
+        if name in ("melgan", "hifigan"):   # the nested mel config survives as a plain dict
             assert state["config"]["mel"]["hop_length"] == 16 and loaded.config.mel == gan.config.mel
         if name in ("seqgan", "relgan"):   # the tokenizer travels as extra state (a uint8 tensor)
             assert state["generator"]["_extra_state"]["tokenizer"].dtype == torch.uint8

@@ -440,3 +440,49 @@ def test_learning_rates_decay_linearly_over_the_last_fraction_and_resume_exactly
     a, b = multigan.load(straight), multigan.load(resumed)
     for x, y in zip(a.state_dict().values(), b.state_dict().values()):
         assert torch.equal(x, y)
+
+
+def test_a_family_asking_for_weight_decay_gets_adamw(tmp_path, monkeypatch):
+    """``gan.weight_decay(network)`` > 0: that network trains with AdamW (its phases' own
+    optimisers too); 0, every built-in family but HiFi-GAN: plain Adam, as before."""
+    t = trainer(small_gan(), tmp_path / "plain", max_steps=1)
+    t.setup()
+    assert [type(o) for o in t.optimizers.values()] == [torch.optim.Adam, torch.optim.Adam]
+
+    def phases(self, batches_per_epoch):
+        return [Phase("pretrain_g", "generator", 1, lambda batch, step: {}, own_optimizer=True)]
+
+    monkeypatch.setattr(type(small_gan()), "weight_decay", lambda self, network: 0.1 if network == "generator" else 0)
+    monkeypatch.setattr(type(small_gan()), "phases", phases)
+    t = trainer(small_gan(), tmp_path / "decayed", max_steps=1)
+    t.setup()
+    g, d, pre = t.optimizers["generator"], t.optimizers["discriminator"], t.optimizers["pretrain_g"]
+    assert type(g) is torch.optim.AdamW and g.defaults["weight_decay"] == 0.1
+    assert type(pre) is torch.optim.AdamW and pre.defaults["weight_decay"] == 0.1
+    assert type(d) is torch.optim.Adam and g.defaults["betas"] == t.gan.config.betas_g
+
+
+def test_a_familys_own_schedule_multiplies_lr_decay_and_resumes_exactly(tmp_path, monkeypatch):
+    """``gan.lr_factor(step, batches_per_epoch)`` scales both learning rates before each
+    adversarial step, times the ``lr_decay`` setting's factor; a resumed run continues both."""
+    calls = []
+
+    def lr_factor(self, step, batches_per_epoch):
+        calls.append((step, batches_per_epoch))
+        return 0.5 ** step
+
+    monkeypatch.setattr(type(small_gan()), "lr_factor", lr_factor)
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    t = trainer(small_gan(), straight, max_steps=4, lr_decay=0.5, checkpoint_every=2, keep_checkpoints=0)
+    t.fit()
+    # the family's 1, 1/2, 1/4, 1/8 times lr_decay's 1, 1, 1, 1/2
+    assert [r["lr_factor"] for r in records(straight)] == [1, 0.5, 0.25, 0.0625]
+    assert calls == [(s, t.stream.batches_per_epoch) for s in range(4)]
+    assert t.optimizers["discriminator"].param_groups[0]["lr"] == t.gan.config.lr_d * 0.0625
+    (resumed / "checkpoints").mkdir(parents=True)
+    (resumed / "checkpoints" / "last.pt").write_bytes((straight / "checkpoints" / "step-000002.pt").read_bytes())
+    trainer(small_gan(), resumed, max_steps=4, lr_decay=0.5).fit()
+    assert [r["lr_factor"] for r in records(resumed)] == [0.25, 0.0625]
+    a, b = multigan.load(straight), multigan.load(resumed)
+    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(x, y)

@@ -184,7 +184,7 @@ class Trainer:
         adam = {"generator": dict(lr=cfg.lr_g, betas=cfg.betas_g), "discriminator": dict(lr=cfg.lr_d, betas=cfg.betas_d)}
         # fused Adam: one kernel for every parameter's update on CUDA (PyTorch's own; exact Adam)
         fused = {"fused": True} if s.kernels == "auto" and self.device.type == "cuda" else {}
-        self.optimizers = {k: torch.optim.Adam(nets[k].parameters(), **adam[k], **fused) for k in NETWORKS}
+        self.optimizers = {k: _adam(nets[k], adam[k], gan.weight_decay(k), fused) for k in NETWORKS}
         # One scaler per network: an overflow in D's backward must not skip or rescale G's step.
         self.scalers = {k: torch.amp.GradScaler(self.device.type, enabled=self.precision == "16-mixed")
                         for k in NETWORKS}
@@ -194,7 +194,8 @@ class Trainer:
         for phase in self.phases:
             if phase.own_optimizer:
                 settings = {**adam[phase.network], **({} if phase.lr is None else {"lr": phase.lr})}
-                self.optimizers[phase.name] = torch.optim.Adam(nets[phase.network].parameters(), **settings, **fused)
+                self.optimizers[phase.name] = _adam(nets[phase.network], settings, gan.weight_decay(phase.network),
+                                                    fused)
         self.n_critic = gan.critic_steps(self.stream.batches_per_epoch)
         self.total = sum(p.steps for p in self.phases) + self.max_steps
 
@@ -271,15 +272,19 @@ class Trainer:
         return phase, logs
 
     def _decay_learning_rates(self) -> float | None:
-        """``lr_decay``: set both adversarial learning rates for this step, constant and then
-        falling linearly toward 0 over the last ``lr_decay`` of the adversarial steps (a
-        function of the step alone, so a resumed run continues the schedule exactly). Returns
-        the factor applied, None without a decay."""
+        """Set both adversarial learning rates for this step: the family's own schedule
+        (``gan.lr_factor``) times the ``lr_decay`` setting's factor, constant and then falling
+        linearly toward 0 over the last ``lr_decay`` of the adversarial steps. Both are
+        functions of the step alone, so a resumed run continues the schedule exactly. Returns
+        the factor applied, None when there is neither."""
         fraction, total = self.requested.lr_decay, self.max_steps
-        if not fraction:
-            return None
         done = self.step - (self.total - total)  # adversarial steps already taken
-        factor = min(1.0, (total - done) / (fraction * total))
+        own = self.gan.lr_factor(done, self.stream.batches_per_epoch)
+        if not fraction and own is None:
+            return None
+        factor = 1.0 if own is None else own
+        if fraction:
+            factor *= min(1.0, (total - done) / (fraction * total))
         cfg = self.gan.config
         for name, lr in (("generator", cfg.lr_g), ("discriminator", cfg.lr_d)):
             for group in self.optimizers[name].param_groups:
@@ -471,6 +476,16 @@ class Trainer:
             set_rng_state(others[rank - 1])
         else:  # a rank the saved run did not have: a stream of its own from (seed, step)
             distributed.seed_process(self.seed + self.step)
+
+
+def _adam(network: torch.nn.Module, settings: dict[str, Any], weight_decay: float,
+          fused: dict[str, Any]) -> torch.optim.Optimizer:
+    """Adam with ``settings`` (lr, betas) for ``network``, or AdamW when the family asks for
+    decoupled weight decay; families without it keep plain Adam, so their runs train and resume
+    exactly as before."""
+    if weight_decay:
+        return torch.optim.AdamW(network.parameters(), **settings, weight_decay=weight_decay, **fused)
+    return torch.optim.Adam(network.parameters(), **settings, **fused)
 
 
 def _whole(name: str, value: Any, least: int = 1) -> int:

@@ -1,6 +1,6 @@
 """The audio modality: built-in ``notes``, folders of WAV/FLAC/OGG, the log-mel front end,
-WAV and spectrogram-PNG writers, pitch and vocoder metrics; and its families, WaveGAN and
-MelGAN.
+WAV and spectrogram-PNG writers, pitch and vocoder metrics; and its families, WaveGAN, MelGAN
+and HiFi-GAN.
 
 A family implements :class:`AudioGAN`, whose ``condition`` shapes everything here: a vocoder
 (``"mel"``) trains on ``(mel, waveform)`` pairs, reads condition files into mels and is scored
@@ -15,7 +15,7 @@ from .data import AudioFolder, LabelledAudio, MelPairs, check_audio_batch, notes
 from .features import MelSpectrogram
 from .io import write_audio_samples
 from .metrics import evaluate_labelled, evaluate_pitch, evaluate_vocoder
-from . import melgan, wavegan  # noqa: F401,E402  (register the families)
+from . import hifigan, melgan, wavegan  # noqa: F401,E402  (register the families)
 
 
 def _shaped(dataset, gan: AudioGAN):
@@ -43,7 +43,7 @@ def _evaluate(gan: AudioGAN, data, n_samples, seed):
 def _read_condition(path, gan: AudioGAN):
     """An audio file's log-mel (1, n_mels, frames), for resynthesis through a vocoder."""
     if gan.condition != "mel":
-        raise ConfigError(f"--cond is for vocoders (MelGAN); {gan.name or 'this family'} is conditioned on "
+        raise ConfigError(f"--cond is for vocoders (MelGAN, HiFi-GAN); {gan.name or 'this family'} is conditioned on "
                           f"{gan.condition!r}")
     mel_config = gan.mel_config
     wav = read_audio(path, gan.sample_rate)

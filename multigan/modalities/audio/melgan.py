@@ -25,10 +25,10 @@ from ...gan import Losses, Phase, Step
 from ...kernels import adversarial_loss
 from ...layers import Act, Conv1dAct, in_float32
 from ...registry import register_model
-from .contract import AudioGAN
-from .features import STFT_RESOLUTIONS, MelConfig, MelSpectrogram, mel_l1, multi_resolution_stft_distance
+from .discriminators import MAX_CHANNELS, MultiScaleDiscriminator, ScaleDiscriminator, StridedLayer
+from .features import STFT_RESOLUTIONS, MelConfig, mel_l1, multi_resolution_stft_distance
+from .vocoder import MelVocoder
 
-N_PREVIEW = 8
 LRELU = 0.2  # every LeakyReLU's negative slope
 
 
@@ -145,90 +145,30 @@ class MelGANGenerator(nn.Module):
         return in_float32(self.net[-1], self.net[:-1](mel))  # the waveform itself: no bf16 rounding noise in it
 
 
-class ScaleDiscriminator(nn.Module):
-    """One MelGAN discriminator: grouped strided convolutions; returns every layer's output."""
-
-    def __init__(self, width: int, n_layers: int, stride: int):
-        super().__init__()
-        layers = [nn.Sequential(nn.ReflectionPad1d(7), _conv(1, width, 15, act="lrelu"))]
-        ch = width
-        for _ in range(n_layers):
-            out = min(ch * stride, 1024)
-            layers.append(_conv(ch, out, stride * 10 + 1, stride, padding=stride * 5, groups=ch // 4,
-                                act="lrelu"))
-            ch = out
-        out = min(ch * 2, 1024)
-        layers.append(_conv(ch, out, 5, padding=2, act="lrelu"))
-        layers.append(_conv(out, 1, 3, padding=1))
-        self.layers = nn.ModuleList(layers)
-
-    def forward(self, x: Tensor) -> list[Tensor]:
-        features = []
-        for layer in self.layers:
-            x = layer(x)
-            features.append(x)
-        return features
+def _strided_layers(width: int, n_layers: int, stride: int) -> list[StridedLayer]:
+    """D's strided layers: each ``stride`` times wider (at most 1,024), kernel ``10 * stride + 1``,
+    groups of 4 input channels."""
+    layers, ch = [], width
+    for _ in range(n_layers):
+        out = min(ch * stride, MAX_CHANNELS)
+        layers.append((out, stride * 10 + 1, stride, ch // 4))
+        ch = out
+    return layers
 
 
-class MultiScaleDiscriminator(nn.Module):
-    """``num_d`` discriminators on the waveform average-pooled by 1, 2, 4, ...; returns, per
-    scale, the list of layer outputs (the last is the score map)."""
-
-    def __init__(self, num_d: int, width: int, n_layers: int, stride: int):
-        super().__init__()
-        self.scales = nn.ModuleList(ScaleDiscriminator(width, n_layers, stride) for _ in range(num_d))
-        self.pool = nn.AvgPool1d(4, stride=2, padding=1, count_include_pad=False)
-
-    def forward(self, x: Tensor) -> list[list[Tensor]]:
-        outputs = []
-        for i, d in enumerate(self.scales):
-            if i:
-                x = self.pool(x)
-            outputs.append(d(x))
-        return outputs
-
-
-class MelGAN(AudioGAN):
+class MelGAN(MelVocoder):
     """MelGAN: conditional on mel spectrograms; ``sample(cond=mel)`` vocodes."""
 
     config: MelGANConfig
-    condition = "mel"
-    shares_fakes = True
 
     def __init__(self, config: MelGANConfig):
         super().__init__(config,
                          MelGANGenerator(config.mel.n_mels, config.upsample_ratios, config.g_width,
                                          config.residual_layers),
-                         MultiScaleDiscriminator(config.num_d, config.d_width, config.d_layers, config.d_stride))
-        self.mel = MelSpectrogram(config.mel)
-
-    @property
-    def sample_rate(self) -> int:
-        return self.config.mel.sample_rate
-
-    @property
-    def segment_length(self) -> int:
-        return self.config.segment_length
-
-    @property
-    def mel_config(self) -> MelConfig:
-        return self.config.mel
-
-    def generate(self, n: int | None, *, cond: Tensor | None, rng: torch.Generator) -> Tensor:
-        if cond is None:
-            raise ConfigError("melgan vocodes mel spectrograms: call sample(cond=mel) with a log-mel of shape "
-                              f"(N, {self.config.mel.n_mels}, frames), e.g. mel = gan.mel(waveform)")
-        mel = cond.unsqueeze(0) if cond.dim() == 2 else cond
-        if mel.dim() != 3 or mel.shape[1] != self.config.mel.n_mels:
-            raise ConfigError(f"melgan expects mels of shape (N, {self.config.mel.n_mels}, frames), "
-                              f"got {tuple(cond.shape)}")
-        if n is not None and n != mel.shape[0]:
-            raise ConfigError(f"sample(n={n}) disagrees with the {mel.shape[0]} mels given as cond")
-        return self.sampling_generator(mel.to(self.device, torch.float32))
-
-    def preview(self, batch, n: int) -> Tensor:
-        mel, _ = batch
-        return self.sample(cond=mel[:min(n, N_PREVIEW)])
+                         MultiScaleDiscriminator([
+                             ScaleDiscriminator(config.d_width, _strided_layers(config.d_width, config.d_layers,
+                                                                                config.d_stride), LRELU)
+                             for _ in range(config.num_d)]))
 
     def stft_loss(self, batch, step: Step) -> Losses:
         """G alone, fitted by the multi-resolution STFT loss plus ``mel_loss_weight`` times the
@@ -247,11 +187,6 @@ class MelGAN(AudioGAN):
         lr = self.config.lr_warmup
         return [Phase("stft_warmup", "generator", steps, self.stft_loss, own_optimizer=lr is not None, lr=lr,
                       trains=f"G alone on {losses} losses")] if steps else []
-
-    def fake_batch(self, batch) -> Tensor:
-        """The vocoded waveforms of ``batch``'s mels."""
-        mel, _ = batch
-        return self.generator(mel)
 
     def discriminator_loss(self, batch, step: Step) -> Losses:
         """The hinge loss summed over scales. In a shared step (``step.fake`` given), D's features
