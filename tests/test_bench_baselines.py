@@ -86,6 +86,7 @@ def test_the_import_check_catches_multigan_imports(tmp_path):
     ("dcgan", dict(image_size=128, g_width=4, d_width=4)),
     ("wavegan", dict(model_size=2, segment_length=32768, phase_shuffle=0)),
     ("wavegan", dict(model_size=2, segment_length=65536)),
+    ("wavegan", dict(model_size=2, post_filter_length=512)),
     ("melgan", {"upsample_ratios": (4, 4, 4, 4), "d_stride": 2, "d_width": 8}),
     ("seqgan", dict(d_filter_sizes=(2, 5), d_num_filters=(3, 7))),
     ("relgan", dict(mem_slots=3, num_heads=4, head_size=16, d_embed_dim=12, d_representations=3, d_hidden=7,

@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 import multigan
 from multigan import Step
@@ -31,6 +32,24 @@ def test_output_shapes_for_every_segment_length(length):
     x = gan.sample(2, seed=0)
     assert x.shape == (2, 1, length) and x.abs().max() <= 1
     assert gan.discriminator(x).shape == (2,)
+
+
+@pytest.mark.parametrize("taps", [512, 7])
+def test_the_post_processing_filter_is_one_learned_filter_before_the_tanh(taps):
+    torch.manual_seed(0)
+    plain = multigan.build("wavegan", segment_length=4096, model_size=4)
+    torch.manual_seed(0)
+    gan = multigan.build("wavegan", segment_length=4096, model_size=4, post_filter_length=taps)
+    assert count(gan.generator) == count(plain.generator) + taps   # the filter's taps, no bias
+    z = torch.rand(3, 100) * 2 - 1
+    with torch.no_grad():
+        pre_tanh = gan.generator.net[:-2](gan.generator.first_act(gan.generator.project(z).view(3, 32, 16)))
+        by_hand = torch.tanh(F.conv1d(F.pad(pre_tanh, ((taps - 1) // 2, taps // 2)), gan.generator.net[-2][1].weight))
+        out = gan.generator(z)
+    assert out.shape == (3, 1, 4096) and out.abs().max() <= 1
+    torch.testing.assert_close(out, by_hand)
+    # without it, the generator's weights are those of the paper's (old checkpoints load)
+    assert plain.generator.state_dict().keys() == gan.generator.state_dict().keys() - {"net.4.1.weight"}
 
 
 def test_latent_is_uniform_in_minus_one_one():

@@ -52,7 +52,7 @@ def _top_width(d: int, segment_length: int) -> int:
 class Generator(nn.Module):
     """z (N, nz) -> dense -> (top, 16) -> [ReLU, transposed conv] x k -> tanh (N, 1, length)."""
 
-    def __init__(self, nz: int, d: int, segment_length: int):
+    def __init__(self, nz: int, d: int, segment_length: int, post_filter: int = 0):
         super().__init__()
         strides = STRIDES[segment_length]
         self.top = _top_width(d, segment_length)
@@ -61,6 +61,9 @@ class Generator(nn.Module):
         layers: list[nn.Module] = []
         for c_in, c_out, stride in zip(widths, widths[1:], strides):
             layers += [nn.ReLU(), nn.ConvTranspose1d(c_in, c_out, KERNEL, stride, _padding(stride), output_padding=1)]
+        if post_filter:  # the learned post-processing filter, before the tanh as in multigan
+            layers += [nn.ConstantPad1d(((post_filter - 1) // 2, post_filter // 2), 0.0),
+                       nn.Conv1d(1, 1, post_filter, bias=False)]
         self.upsample = nn.Sequential(*layers, nn.Tanh())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -118,7 +121,7 @@ class Discriminator(nn.Module):
 
 def _networks(config: dict) -> tuple[Generator, Discriminator]:
     d, length = config["model_size"], config["segment_length"]
-    return (Generator(config["latent_dim"], d, length),
+    return (Generator(config["latent_dim"], d, length, config.get("post_filter_length", 0)),
             Discriminator(d, length, config["phase_shuffle"], config["phase_shuffle_per_batch"]))
 
 

@@ -36,6 +36,8 @@ class WaveGANConfig(GANConfig):
     segment_length: int = option(16384, "samples per example", choices=tuple(STRIDES))
     model_size: int = option(64, "d: G's last and D's first layer width", low=1)
     latent_dim: int = option(100, "size of z ~ U(-1, 1)", low=1)
+    post_filter_length: int = option(0, "taps of G's learned post-processing filter (the paper's section 3.3: "
+                                        "512; 0: none)", low=0)
     phase_shuffle: int = option(2, "n: D's feature maps shift by up to n samples", low=0)
     phase_shuffle_per_batch: bool = option(False, "one shift per batch (the reference code) instead of per example")
     gp_weight: float = option(10.0, "lambda of the WGAN gradient penalty", low=0)
@@ -55,9 +57,14 @@ def _width(d: int, segment_length: int) -> int:
 
 
 class WaveGANGenerator(nn.Module):
-    """z (N, latent_dim) -> waveforms (N, 1, segment_length) in [-1, 1]."""
+    """z (N, latent_dim) -> waveforms (N, 1, segment_length) in [-1, 1].
 
-    def __init__(self, latent_dim: int, d: int, segment_length: int):
+    With ``post_filter`` taps, the paper's learned post-processing filter: one 1-D convolution
+    (no bias) over the last layer's output, free to learn a frequency response that rejects
+    the transposed convolutions' artefacts. The reference code applies it after the tanh; here
+    it comes before, so that samples stay in [-1, 1]."""
+
+    def __init__(self, latent_dim: int, d: int, segment_length: int, post_filter: int = 0):
         super().__init__()
         ch = _width(d, segment_length)
         self.start = (ch, 16)
@@ -71,13 +78,19 @@ class WaveGANGenerator(nn.Module):
             pad = PAD if stride == 4 else 12
             # each layer's bias and the next layer's ReLU (tanh after the last) are one fused pass
             layers.append(ConvTranspose1dAct(ch, out, KERNEL, stride, pad, output_padding=1,
-                                             act="tanh" if last else "relu"))
+                                             act="linear" if last and post_filter else "tanh" if last else "relu"))
             ch = out
+        if post_filter:
+            # zero padding keeps the length ("same"; spelled out for even lengths like 512)
+            pad = nn.ConstantPad1d(((post_filter - 1) // 2, post_filter // 2), 0.0)
+            layers += [nn.Sequential(pad, nn.Conv1d(1, 1, post_filter, bias=False)), Act("tanh")]
         self.net = nn.Sequential(*layers)
+        self.output_layers = 3 if post_filter else 1  # the layers that make the waveform itself
 
     def forward(self, z: Tensor) -> Tensor:
-        x = self.net[:-1](self.first_act(self.project(z).view(z.shape[0], *self.start)))
-        return in_float32(self.net[-1], x)  # the waveform itself: no bf16 rounding noise in it
+        k = self.output_layers
+        x = self.net[:-k](self.first_act(self.project(z).view(z.shape[0], *self.start)))
+        return in_float32(self.net[-k:], x)  # the waveform itself: no bf16 rounding noise in it
 
 
 class PhaseShuffle(nn.Module):
@@ -127,7 +140,8 @@ class WaveGAN(LatentGAN, AudioGAN):
 
     def __init__(self, config: WaveGANConfig):
         super().__init__(config,
-                         WaveGANGenerator(config.latent_dim, config.model_size, config.segment_length),
+                         WaveGANGenerator(config.latent_dim, config.model_size, config.segment_length,
+                                          config.post_filter_length),
                          WaveGANDiscriminator(config.model_size, config.segment_length, config.phase_shuffle,
                                               config.phase_shuffle_per_batch))
 
