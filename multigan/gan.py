@@ -124,6 +124,9 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
     #: ``n_critic`` discriminator updates, then the generator's. True: the generator's update
     #: first, then the discriminator's (SeqGAN's reference code). Fakes are then never shared.
     generator_first: bool = False
+    #: The built-in dataset (a name among its modality's ``datasets``) this family trains on when
+    #: no data is given, as HiFi-GAN declares ``"speech"``; None: the modality's ``default_data``.
+    default_data: str | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

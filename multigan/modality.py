@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from .gan import GAN
@@ -46,7 +46,8 @@ class Modality:
 
     Attributes:
         name: the modality's name, as families give it to ``register_model``.
-        default_data: the built-in dataset used when no data is given.
+        default_data: the built-in dataset used when no data is given, unless the family
+            declares its own (``GAN.default_data``; see :meth:`default_source`).
         datasets: built-in datasets by name.
         load_path: loader for a local file or folder (names the file in its errors).
         write_samples: writes what ``gan.sample`` returns as files a person can open (the
@@ -75,11 +76,23 @@ class Modality:
     unit: str = "examples"
     batch_units: Callable[[Any, "GAN"], float] = field(default=lambda batch, gan: len(batch))
 
+    def default_source(self, gan: "GAN") -> str:
+        """The built-in dataset ``gan`` trains on when no data is given: the family's own
+        ``default_data`` when it declares one, else the modality's."""
+        own = getattr(gan, "default_data", None)
+        if own is None:
+            return self.default_data
+        if own not in self.datasets:
+            raise ConfigError(f"{type(gan).__name__}.default_data is {own!r}, which is not a built-in {self.name} "
+                              f"dataset ({', '.join(sorted(self.datasets))})")
+        return own
+
     def dataset(self, source: str | Dataset | None, gan: "GAN", split: str = "train",
                 skip_bad_files: bool = False) -> Dataset:
-        """Resolve ``source`` (a built-in name, a local path, or a Dataset) to a Dataset."""
+        """Resolve ``source`` (a built-in name, a local path, or a Dataset; None: the
+        :meth:`default_source`) to a Dataset."""
         if source is None:
-            source = self.default_data
+            source = self.default_source(gan)
         if isinstance(source, Dataset):
             return source
         if source in self.datasets:

@@ -258,9 +258,9 @@ def test_resume_is_bitwise_and_keeps_the_epoch_schedule(tmp_path):
 def test_trains_on_notes_from_the_command_line_and_resynthesises_a_file(tmp_path, capsys):
     out = tmp_path / "run"
     tiny_set = ["initial_channels=16", "mpd_width=2", "msd_scales=1", "msd_width=16", "segment_length=2048"]
-    assert main(["train", "hifigan", "--steps", "1", "--batch-size", "2", "--out", str(out), "--no-progress",
-                 *[a for s in tiny_set for a in ("--set", s)]]) == 0
-    assert json.loads((out / "config.json").read_text())["train"]["data"] is None   # notes, the default
+    assert main(["train", "hifigan", "--data", "notes", "--steps", "1", "--batch-size", "2", "--out", str(out),
+                 "--no-progress", *[a for s in tiny_set for a in ("--set", s)]]) == 0
+    assert json.loads((out / "config.json").read_text())["train"]["data"] == "notes"   # speech is the default
     assert {"step-000001-000.wav", "step-000001-000.png"} <= {p.name for p in (out / "samples").iterdir()}
     t = torch.arange(22050) / 22050
     sf.write(tmp_path / "in.wav", (0.5 * torch.sin(2 * torch.pi * 440 * t)).numpy(), 22050)

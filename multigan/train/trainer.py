@@ -236,7 +236,7 @@ class Trainer:
         gan, say = self.gan, _say
         if resumed:
             say(f"resuming {self.out_dir} from step {self.step}")
-        data = source if source is not None else f"{self.modality.default_data} (built-in)"
+        data = source if source is not None else f"{self.modality.default_source(gan)} (built-in)"
         say(f"training {gan.name} on {data} into {self.out_dir}: batch {self.batch_size}, seed {self.seed}, "
             f"kernels {gan.kernels}")
         say(f"precision: {self.precision}" + (f" ({self.precision_reason})" if self.precision_reason else ""))

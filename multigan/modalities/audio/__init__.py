@@ -1,6 +1,6 @@
-"""The audio modality: built-in ``notes``, folders of WAV/FLAC/OGG, the log-mel front end,
-WAV and spectrogram-PNG writers, pitch and vocoder metrics; and its families, WaveGAN, MelGAN
-and HiFi-GAN.
+"""The audio modality: built-in ``notes`` and ``speech``, folders of WAV/FLAC/OGG, the log-mel
+front end, WAV and spectrogram-PNG writers, pitch and vocoder metrics; and its families,
+WaveGAN, MelGAN and HiFi-GAN (which trains on ``speech`` by default, the others on ``notes``).
 
 A family implements :class:`AudioGAN`, whose ``condition`` shapes everything here: a vocoder
 (``"mel"``) trains on ``(mel, waveform)`` pairs, reads condition files into mels and is scored
@@ -15,6 +15,7 @@ from .data import AudioFolder, LabelledAudio, MelPairs, check_audio_batch, notes
 from .features import MelSpectrogram
 from .io import write_audio_samples
 from .metrics import evaluate_labelled, evaluate_pitch, evaluate_vocoder
+from .speech import speech as speech_dataset  # the module keeps the name speech
 from . import hifigan, melgan, wavegan  # noqa: F401,E402  (register the families)
 
 
@@ -31,11 +32,17 @@ def _notes(gan: AudioGAN, split: str):
     return _shaped(notes(split, gan.sample_rate, gan.segment_length), gan)
 
 
+def _speech(gan: AudioGAN, split: str):
+    return _shaped(speech_dataset(split, gan.sample_rate, gan.segment_length), gan)
+
+
 def _folder(path, gan: AudioGAN, split, skip_bad_files):
     return _shaped(AudioFolder(path, gan.sample_rate, gan.segment_length, skip_bad_files=skip_bad_files), gan)
 
 
 def _evaluate(gan: AudioGAN, data, n_samples, seed):
+    if data is None:  # the run trained on the built-in data its family defaults to: name it
+        data = AUDIO.default_source(gan)
     score = {"mel": evaluate_vocoder, "label": evaluate_labelled}.get(gan.condition, evaluate_pitch)
     return score(gan, data, n_samples, seed)
 
@@ -59,7 +66,7 @@ def _seconds(batch, gan: AudioGAN) -> float:
 AUDIO = register_modality(Modality(
     name="audio",
     default_data="notes",
-    datasets={"notes": _notes},
+    datasets={"notes": _notes, "speech": _speech},
     load_path=_folder,
     write_samples=write_audio_samples,
     check_batch=check_audio_batch,

@@ -270,6 +270,7 @@ class HiFiGAN(MelVocoder):
     """HiFi-GAN: conditional on mel spectrograms; ``sample(cond=mel)`` vocodes."""
 
     config: HiFiGANConfig
+    default_data = "speech"   # a speech vocoder: `multigan train hifigan` trains on the built-in speech
 
     def __init__(self, config: HiFiGANConfig):
         super().__init__(config, HiFiGANGenerator(config.mel.n_mels, config.generator_layout),

@@ -20,9 +20,10 @@ References: ``real`` (other real held-out notes: the floor), ``sines`` (one cons
 per pitch at the notes' loudness), ``noise`` (white noise at the notes' loudness) and
 ``untrained`` (a freshly built generator of the same config).
 
-MelGAN (a vocoder, :func:`evaluate_vocoder`): held-out real audio is turned into mels and
-vocoded back; ``mel_l1``, ``stft_distance``, ``loudness_error_db`` and (on notes)
-``pitch_accuracy`` against the originals, beside ``griffin_lim`` (no training: the mel
+MelGAN and HiFi-GAN (vocoders, :func:`evaluate_vocoder`): held-out real audio is turned into
+mels and vocoded back; ``mel_l1``, ``stft_distance``, ``loudness_error_db``, (on notes)
+``pitch_accuracy`` and the speech metrics of :mod:`.speech_metrics` (``pesq``, ``stoi``,
+``f0_rmse``, ``vuv_f1``) against the originals, beside ``griffin_lim`` (no training: the mel
 inverted by least squares and Griffin-Lim), ``wrong_mel`` (the vocoder fed another clip's mel),
 ``noise`` (white noise at each clip's loudness) and ``untrained``.
 
@@ -46,6 +47,8 @@ from ...metrics import (class_histogram_kl, frechet_distance, one_thread, sample
                         with_references)
 from .data import PITCHES, AudioFolder, midi_to_hz, notes
 from .features import MelConfig, MelSpectrogram, mel_l1, multi_resolution_stft_distance
+from .speech import speech
+from .speech_metrics import SpeechMetrics
 
 CLASSIFIER_VERSION = 3
 FEATURES = 128
@@ -68,6 +71,7 @@ STATS_BANDS = 64         # mel_statistics' bands (fewer where the window has too
 STATS_RANGE_DB = 70.0
 LEVEL_FLOOR = 1e-5       # RMS levels are clamped to this (-100 dBFS) before taking dB
 GRIFFIN_LIM_ITERS = 32   # torchaudio's default
+SPEECH_CLIP_S = 1.5      # held-out speech clips a vocoder is scored on: long enough for STOI and PESQ
 
 
 class PitchClassifier(nn.Module):
@@ -341,15 +345,21 @@ def evaluate_pitch(gan, data: str | None, n_samples: int | None = None, seed: in
     return _shaped(with_references(score, sample_in_chunks(gan, n, seed, CHUNK), references), n)
 
 
-def _held_out_audio(data: str | None, rate: int, length: int, n: int, seed: int) -> tuple[Tensor, Tensor | None]:
-    """Real audio (n, 1, length) for a vocoder's metrics and its pitch labels: test notes, or a
-    folder's first files (no labels)."""
+def _held_out_audio(data: str | None, rate: int, length: int, hop: int, n: int,
+                    seed: int) -> tuple[Tensor, Tensor | None]:
+    """Real audio (n, 1, frames) for a vocoder's metrics and its pitch labels: test notes of
+    ``length`` samples; the built-in speech's test utterances, cropped to :data:`SPEECH_CLIP_S`
+    seconds (a whole number of hops) or ``length`` if longer, so that STOI and PESQ can score
+    them (no labels); or a folder's first files at ``length`` (no labels)."""
     if data in (None, "notes"):
         return torch.cat(_real_notes(rate, length, n)), notes("test", rate, length, size=n).labels
-    folder = AudioFolder(data, rate, length, normalize="peak")
+    if data == "speech":
+        clips = speech("test", rate, max(length, int(SPEECH_CLIP_S * rate) // hop * hop))
+    else:
+        clips = AudioFolder(data, rate, length, normalize="peak")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # the random crops
-        return torch.stack([folder[i] for i in range(min(n, len(folder)))]), None
+        return torch.stack([clips[i] for i in range(min(n, len(clips)))]), None
 
 
 @torch.no_grad()
@@ -359,13 +369,16 @@ def _vocode(gan, mels: Tensor, seed: int) -> Tensor:
 
 @torch.no_grad()
 def evaluate_vocoder(gan, data: str | None, n_samples: int | None = None, seed: int = 0) -> dict:
-    """``mel_l1``, ``stft_distance``, ``loudness_error_db`` and (on notes) ``pitch_accuracy`` of
-    a vocoder (MelGAN), and of the references ``griffin_lim``, ``wrong_mel``, ``noise`` and
+    """``mel_l1``, ``stft_distance``, ``loudness_error_db``, (on notes) ``pitch_accuracy`` and the
+    speech metrics ``pesq``, ``stoi``, ``f0_rmse`` and ``vuv_f1`` of a vocoder (MelGAN,
+    HiFi-GAN), and of the references ``griffin_lim``, ``wrong_mel``, ``noise`` and
     ``untrained``, all against the same real audio.
 
     ``n_samples`` (default 64) held-out real waveforms at the vocoder's mel sample rate and
     segment length are turned into mels with the vocoder's own mel config and vocoded back. On
-    ``notes`` (or no data) the real audio is the test split; on a folder it is the folder's
+    ``notes`` (or no data) the real audio is the test split; on ``speech``, 1.5-second crops of
+    its test utterances (seeded by ``seed``; longer than a training segment, so that STOI and
+    PESQ apply, and a vocoder vocodes any length); on a folder it is the folder's
     first ``n_samples`` files (a random crop each, seeded by ``seed``, peak-normalised): pass a
     folder the vocoder did not train on to measure held-out quality.
 
@@ -374,7 +387,12 @@ def evaluate_vocoder(gan, data: str | None, n_samples: int | None = None, seed: 
     - ``loudness_error_db``: the mean over clips of the vocoded minus the real RMS level in dB
       (signed: a quiet vocoder reads negative; half the amplitude reads -6);
     - ``pitch_accuracy`` (notes only): the share of vocoded clips that the pitch classifier
-      hears at the input note's pitch.
+      hears at the input note's pitch;
+    - ``pesq``, ``stoi``, ``f0_rmse`` (cents), ``vuv_f1``, with ``pesq_clips``, ``stoi_clips``
+      and ``f0_frames``: :class:`~.speech_metrics.SpeechMetrics` against the same real clips,
+      at the run's clip length (a metric the clips are too short for, or whose package is
+      missing, is None with a ``<metric>_reason``); the F0 metrics on the first
+      :data:`~.speech_metrics.F0_CLIPS` clips.
 
     The references: ``griffin_lim``, :func:`griffin_lim` of the same mels (what no training
     gives); ``wrong_mel``, the vocoder fed the mels rolled by one (clip ``i`` gets clip
@@ -386,12 +404,13 @@ def evaluate_vocoder(gan, data: str | None, n_samples: int | None = None, seed: 
     n = 64 if n_samples is None else n_samples
     mel_config, length, device = gan.mel_config, gan.segment_length, gan.device
     front = MelSpectrogram(mel_config).to(device)
-    real, labels = _held_out_audio(data, mel_config.sample_rate, length, n, seed)
+    real, labels = _held_out_audio(data, mel_config.sample_rate, length, mel_config.hop_length, n, seed)
     real = real.to(device)
     real_mel, real_level = front(real), level_db(real)
     classifier = None if labels is None else pitch_classifier(mel_config.sample_rate, length, device)
+    speech = SpeechMetrics(real, mel_config.sample_rate)
 
-    def score(fake: Tensor) -> dict[str, float]:
+    def score(fake: Tensor) -> dict[str, float | int | str | None]:
         fake = fake.to(device).float()
         with one_thread():
             metrics = {"mel_l1": float(mel_l1(front, fake, real_mel)),
@@ -400,7 +419,7 @@ def evaluate_vocoder(gan, data: str | None, n_samples: int | None = None, seed: 
         if classifier is not None:
             _, probs = _classify(classifier, fake.split(CHUNK))
             metrics["pitch_accuracy"] = float((probs.argmax(1) == labels).float().mean())
-        return metrics
+        return {**metrics, **speech(fake)}
 
     references: dict[str, Callable[[], Tensor]] = {
         "griffin_lim": lambda: griffin_lim(real_mel, mel_config, seed),
