@@ -8,7 +8,8 @@ The paper's settings (16 kHz, d = 64, batch 64, 5 critic steps, Adam 1e-4), for 
 multigan train wavegan
 
 Sized for a CPU (about 25 minutes on 2 cores): notes at 4 kHz in the 4,096-sample variant
-(1.02 s, the whole note), d = 16, batch 32, 2 critic steps, Adam 3e-4, 6,000 steps. See
+(1.02 s, the whole note), d = 16, batch 32, 2 critic steps, Adam 3e-4, 6,000 steps, and the
+paper's learned 512-tap post-processing filter at G's output. See
 docs/wavegan.md for the measured scores along the run.
 
 Compares 1,000 generated notes with 1,000 real held-out notes (a pitch classifier's inception
