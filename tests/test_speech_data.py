@@ -2,7 +2,6 @@
 sentence, built once and cached; HiFi-GAN's default data."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -16,8 +15,6 @@ from multigan.modalities.audio.speech import (PITCHES, RATES, RENDITIONS, VOICES
                                               speech, voice_settings)
 from multigan.registry import get_modality
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
-                                  reason="espeak-ng is not installed (apt-get install espeak-ng; .ci/run installs it)")
 FEW = 12   # sentences in the quick builds: 36 utterances, about a second
 TINY = {"initial_channels": 16, "mpd_width": 2, "msd_scales": 1, "msd_width": 16, "segment_length": 2048}
 TINY_SET = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
@@ -74,7 +71,6 @@ def test_a_family_declares_its_default_data_and_the_others_keep_the_modalitys():
         audio.default_source(unknown)
 
 
-@needs_espeak
 def test_the_split_is_by_sentence():
     train, test = speech("train"), speech("test")
     assert (len(train), len(test)) == (1080, 120)
@@ -88,7 +84,6 @@ def test_the_split_is_by_sentence():
     assert 0.6 < train.seconds / 3600 < 0.8 and 200 < test.seconds < 400
 
 
-@needs_espeak
 def test_two_builds_give_identical_audio(own_cache, monkeypatch, tmp_path):
     first = {split: speech(split, 16000, n_sentences=FEW) for split in ("train", "test")}
     cached = {split: speech(split, 16000, n_sentences=FEW) for split in ("train", "test")}
@@ -103,7 +98,6 @@ def test_two_builds_give_identical_audio(own_cache, monkeypatch, tmp_path):
         assert rebuilt[split].voices == first[split].voices
 
 
-@needs_espeak
 @pytest.mark.parametrize("rate", [22050, 16000])
 def test_items_are_float32_segments_of_peak_normalised_speech(own_cache, rate):
     data = speech("train", rate, segment_length=8192, n_sentences=FEW)
@@ -125,7 +119,6 @@ def test_items_are_float32_segments_of_peak_normalised_speech(own_cache, rate):
     assert torch.equal(item[:, :whole.shape[1]], whole) and not item[:, whole.shape[1]:].any()   # zero-padded
 
 
-@needs_espeak
 def test_the_cache_is_reused_without_espeak_and_a_damaged_one_rebuilt(own_cache, monkeypatch):
     built = speech("train", 16000, n_sentences=FEW)
     assert sorted(p.name.rsplit("-", 1)[1] for p in own_cache.glob("speech-*.npz")) == ["test.npz", "train.npz"]
@@ -146,7 +139,6 @@ def test_the_cache_is_reused_without_espeak_and_a_damaged_one_rebuilt(own_cache,
     assert speech("train", 16000, n_sentences=FEW, seed=1).path != built.path
 
 
-@needs_espeak
 def test_hifigan_trains_on_speech_by_default_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "hifigan", "--steps", "1", "--batch-size", "2", "--out", str(out), "--no-progress",
