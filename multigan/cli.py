@@ -1,4 +1,4 @@
-"""The ``multigan`` command line: list, train, sample, eval, fid, export, bench."""
+"""The ``multigan`` command line: list, train, sample, eval, fid, export, bench (training or inference)."""
 
 from __future__ import annotations
 
@@ -101,13 +101,21 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("run", help="run folder or checkpoint file")
     ex.add_argument("--format", choices=FORMATS, default="safetensors", help="file format (default: safetensors)")
     ex.add_argument("--out", help="output file (default: RUN/generator.safetensors)")
-    be = sub.add_parser("bench", help="training throughput against a plain PyTorch loop of the same model")
+    be = sub.add_parser("bench", help="training throughput (or, with --inference, generation speed) against "
+                                      "plain PyTorch code of the same model")
     be.add_argument("name", help="model family (see 'multigan list')")
+    be.add_argument("--inference", action="store_true",
+                    help="time generation instead of training: vocoders in x real time, the others in samples/s, "
+                         "at batch 1 and at a throughput batch")
     be.add_argument("--steps", type=int, default=10, help="timed iterations; the median is reported (default: 10)")
     be.add_argument("--warmup", type=int, default=2, help="untimed iterations first (default: 2)")
-    be.add_argument("--precision", choices=PRECISIONS, default="auto", help="numeric precision (default: auto)")
+    be.add_argument("--precision", choices=PRECISIONS,
+                    help="numeric precision (default: auto; with --inference, both 32 and bf16-mixed)")
     be.add_argument("--kernels", choices=KERNELS, default="auto", help="auto (default) or eager")
-    be.add_argument("--batch-size", type=int, help="batch size (default: the family's)")
+    be.add_argument("--batch-size", type=int, help="batch size (default: the family's; with --inference, the "
+                                                   "throughput batch timed beside batch 1: 8 for vocoders, else 64)")
+    be.add_argument("--seconds", type=float, help="with --inference: seconds of audio in each mel a vocoder is "
+                                                  "given (default: 2)")
     be.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     be.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
     be.add_argument("--no-baseline", action="store_true", help="time multigan only")
@@ -319,10 +327,24 @@ def _fid(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from .bench import bench, format_table, write_json
 
-    rows = bench(args.name, steps=args.steps, warmup=args.warmup, precision=args.precision, kernels=args.kernels,
-                 batch_size=args.batch_size, device=args.device, overrides=parse_set_options(args.set),
-                 baseline=not args.no_baseline)
-    print(format_table(rows))
+    overrides = parse_set_options(args.set)
+    if args.inference:
+        from . import bench_inference as inference
+
+        rows = inference.bench_inference(
+            args.name, batch_sizes=None if args.batch_size is None else (1, args.batch_size),
+            precisions=inference.PRECISIONS if args.precision is None else (args.precision,), steps=args.steps,
+            warmup=args.warmup, device=args.device, kernels=args.kernels, overrides=overrides,
+            baseline=not args.no_baseline, seconds=inference.SECONDS if args.seconds is None else args.seconds)
+        print(inference.format_table(rows))
+    else:
+        if args.seconds is not None:
+            raise ConfigError("--seconds sets the audio a vocoder is given when timing generation: use it with "
+                              "--inference")
+        rows = bench(args.name, steps=args.steps, warmup=args.warmup, precision=args.precision or "auto",
+                     kernels=args.kernels, batch_size=args.batch_size, device=args.device, overrides=overrides,
+                     baseline=not args.no_baseline)
+        print(format_table(rows))
     if args.json:
         write_json(rows, args.json, command=shlex.join(["multigan", *args.argv]))
         print(f"rows written to {args.json}")

@@ -14,6 +14,7 @@ both branches can be tested on any machine; :func:`resolve_precision` feeds it t
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import platform
 from dataclasses import dataclass
@@ -112,3 +113,11 @@ def resolve_precision(precision: str, device: torch.device) -> tuple[str, str | 
                                  f"{EMULATED_BF16_SLOWDOWN} slower than fp32 here; use --precision 32 "
                                  "(or auto) for speed")
     return precision, None, None
+
+
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """The autocast context of a resolved ``precision`` on ``device`` (bf16 or fp16), or nothing
+    for ``"32"``: how the trainer and the inference benchmark run mixed precision."""
+    if precision == "32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16-mixed" else torch.float16)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -45,13 +46,17 @@ def run_recipe(config_path: str | Path, out_dir: str | Path, scale: float = 1.0,
 
     Returns the trained GAN, the metrics (also written to ``out_dir/eval.json``; empty when
     ``evaluate`` is false, for data the modality's metrics do not cover) and the trainer
-    settings used.
+    settings used. The metrics hold ``train_seconds``, the wall time of this call's training
+    (of the resumed part only, when ``out_dir`` held a run), for comparisons at equal time.
     """
     gan, train = load_recipe(config_path, scale, overrides, data, batch_size)
+    start = time.perf_counter()
     Trainer(gan, out_dir=out_dir, progress=progress, **train).fit()
+    train_seconds = time.perf_counter() - start
     if not evaluate:
         return gan, {}, train
-    metrics = get_modality(gan.modality).evaluate(gan, train.get("data"), n_samples, 0)
+    metrics = {**get_modality(gan.modality).evaluate(gan, train.get("data"), n_samples, 0),
+               "train_seconds": train_seconds}
     (Path(out_dir) / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return gan, metrics, train
 

@@ -43,3 +43,15 @@ def test_melgan_ljspeech_recipe_on_an_ljspeech_layout(tmp_path):
     assert "pitch_accuracy" not in metrics                  # a folder has no pitch labels
     assert set(metrics["references"]) == {"griffin_lim", "wrong_mel", "noise", "untrained"}
     assert (tmp_path / "run" / "eval.json").is_file()
+
+
+def test_hifigan_ljspeech_recipe_on_an_ljspeech_layout(tmp_path):
+    wavs = tmp_path / "LJSpeech-1.1" / "wavs"
+    wavs.mkdir(parents=True)
+    tones(wavs, 16, 22050, 0.5)
+    small = {"version": "v3", "initial_channels": 16, "mpd_width": 4, "msd_width": 16, "msd_scales": 1}
+    metrics = load("hifigan_ljspeech").main(str(wavs), tmp_path / "run", scale=1e-9, n_samples=2, progress=False,
+                                            overrides=small)
+    assert {"pesq", "f0_rmse", "vuv_f1", "mel_l1", "train_seconds", "references"} <= set(metrics)
+    assert set(metrics["references"]) == {"griffin_lim", "wrong_mel", "noise", "untrained"}
+    assert (tmp_path / "run" / "samples").is_dir() and (tmp_path / "run" / "eval.json").is_file()

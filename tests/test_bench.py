@@ -18,6 +18,8 @@ SMALL = {
     "dcgan": {"image_size": 32, "channels": 1, "g_width": 8, "d_width": 8},
     "wavegan": {"model_size": 2, "n_critic": 2},
     "melgan": {"g_width": 8, "d_width": 4, "segment_length": 2048},
+    "hifigan": {"version": "v3", "initial_channels": 16, "mpd_width": 4, "msd_width": 16, "msd_scales": 2,
+                "segment_length": 2048},
     "seqgan": {"rollouts": 2, "d_filter_sizes": (2, 3), "d_num_filters": (8, 8)},
     "relgan": {"head_size": 16, "d_embed_dim": 8, "d_representations": 4, "d_num_filters": (8, 8, 8, 8),
                "n_critic": 2},
@@ -39,8 +41,8 @@ def test_every_family_gets_rows_with_a_speedup_over_its_plain_loop(name):
         assert row["speedup"] == pytest.approx(row["throughput"] / row["baseline_throughput"])
         assert (row["family"], row["precision"], row["precision_requested"], row["kernels"], row["device"]) == (
             name, "32", "32", "auto", "cpu")
-    assert rows[0]["unit"] == {"dcgan": "images/s", "wavegan": "seconds of audio/s",
-                               "melgan": "seconds of audio/s", "seqgan": "sequences/s", "relgan": "sequences/s"}[name]
+    assert rows[0]["unit"] == {"dcgan": "images/s", "wavegan": "seconds of audio/s", "melgan": "seconds of audio/s",
+                               "hifigan": "seconds of audio/s", "seqgan": "sequences/s", "relgan": "sequences/s"}[name]
 
 
 def test_cli_writes_the_rows_as_json(tmp_path, capsys):

@@ -19,6 +19,8 @@ SMALL = {
     "wavegan": dict(model_size=4, latent_dim=16, n_critic=2),
     "melgan": {"segment_length": 2048, "g_width": 4, "d_width": 4, "num_d": 2, "d_layers": 2,
                "residual_layers": 2, "mel.n_mels": 16},
+    "hifigan": {"version": "v3", "initial_channels": 16, "mpd_width": 4, "msd_width": 16, "msd_scales": 2,
+                "segment_length": 2048, "mel.n_mels": 16},
     "seqgan": dict(vocab_size=50, max_len=8, g_embed_dim=8, g_hidden_dim=8, d_embed_dim=8,
                    d_filter_sizes=(1, 2, 3), d_num_filters=(6, 6, 6), rollouts=2),
     "relgan": dict(vocab_size=50, max_len=8, g_embed_dim=8, mem_slots=2, num_heads=2, head_size=4, d_embed_dim=8,
@@ -42,8 +44,8 @@ def config_of(name, **overrides):
 def test_the_package_lists_a_baseline_per_family():
     assert set(multigan.baselines.NAMES) == set(SMALL) == {p.stem for p in FOLDER.glob("*.py")} - {"__init__"}
     assert {name: load(name).UNIT for name in multigan.baselines.NAMES} == {
-        "dcgan": "images/s", "wavegan": "seconds of audio/s", "melgan": "seconds of audio/s", "seqgan": "sequences/s",
-        "relgan": "sequences/s"}
+        "dcgan": "images/s", "wavegan": "seconds of audio/s", "melgan": "seconds of audio/s",
+        "hifigan": "seconds of audio/s", "seqgan": "sequences/s", "relgan": "sequences/s"}
     assert load("dcgan").__name__ == "multigan.baselines.dcgan"
 
 
@@ -88,6 +90,10 @@ def test_the_import_check_catches_multigan_imports(tmp_path):
     ("wavegan", dict(model_size=2, segment_length=65536)),
     ("wavegan", dict(model_size=2, post_filter_length=512)),
     ("melgan", {"upsample_ratios": (4, 4, 4, 4), "d_stride": 2, "d_width": 8}),
+    ("hifigan", dict(version="v2", mpd_width=8, msd_width=32)),
+    ("hifigan", dict(version="v1", initial_channels=64, upsample_rates=(4, 4, 4, 4), mpd_periods=(2, 3),
+                     mpd_width=8, msd_scales=1, msd_width=16)),
+    ("hifigan", dict(version="v3", upsample_rates=(8, 4, 8), mpd_width=2, msd_width=16, msd_scales=4)),
     ("seqgan", dict(d_filter_sizes=(2, 5), d_num_filters=(3, 7))),
     ("relgan", dict(mem_slots=3, num_heads=4, head_size=16, d_embed_dim=12, d_representations=3, d_hidden=7,
                     d_filter_sizes=(2, 5), d_num_filters=(3, 7))),
@@ -98,12 +104,13 @@ def test_parameter_counts_match_multigan(name, overrides):
     assert load(name).parameter_counts(config) == ours
 
 
-class RecordingAdam(torch.optim.Adam):
-    made: list = []
-
-    def __init__(self, params, **kwargs):
-        super().__init__(params, **kwargs)
-        RecordingAdam.made.append(self)
+def recording(optimizer_class, made):
+    """``optimizer_class`` that also appends every optimiser it makes to ``made``."""
+    class Recording(optimizer_class):
+        def __init__(self, params, **kwargs):
+            super().__init__(params, **kwargs)
+            made.append(self)
+    return Recording
 
 
 @pytest.mark.parametrize("name, step, overrides", [
@@ -112,6 +119,8 @@ class RecordingAdam(torch.optim.Adam):
     ("wavegan", "train", dict(n_critic=1, phase_shuffle_per_batch=True)),
     ("melgan", "train", {}),
     ("melgan", "train", dict(n_critic=2, stft_loss_weight=1.0, mel_loss_weight=1.0)),
+    ("hifigan", "train", {}),
+    ("hifigan", "train", dict(n_critic=2, weight_decay=0.0)),
     ("seqgan", "pg", {}),
     ("seqgan", "pg", dict(ema_decay=0.8)),
     ("seqgan", "d", {}),
@@ -120,11 +129,12 @@ class RecordingAdam(torch.optim.Adam):
 ])
 def test_two_iterations_update_the_parameters(name, step, overrides, monkeypatch):
     _, config = config_of(name, **{**SMALL[name], **overrides})
-    RecordingAdam.made = []
-    monkeypatch.setattr(torch.optim, "Adam", RecordingAdam)
+    made = []
+    for kind in ("Adam", "AdamW"):  # HiFi-GAN's loop uses AdamW, the others Adam
+        monkeypatch.setattr(torch.optim, kind, recording(getattr(torch.optim, kind), made))
     run, units = load(name).make_step(config, BATCH, "cpu", step)
-    assert units > 0 and RecordingAdam.made
-    params = [[p for group in opt.param_groups for p in group["params"]] for opt in RecordingAdam.made]
+    assert units > 0 and made
+    params = [[p for group in opt.param_groups for p in group["params"]] for opt in made]
     before = [[p.detach().clone() for p in ps] for ps in params]
     run()
     run()
@@ -138,6 +148,8 @@ def test_units_are_one_batch_per_iteration():
     assert load("wavegan").make_step(config, BATCH, "cpu")[1] == BATCH * 16384 / 16000
     _, config = config_of("melgan", **SMALL["melgan"])
     assert load("melgan").make_step(config, BATCH, "cpu")[1] == BATCH * 2048 / 22050
+    _, config = config_of("hifigan", **SMALL["hifigan"])
+    assert load("hifigan").make_step(config, BATCH, "cpu")[1] == BATCH * 2048 / 22050
     _, config = config_of("relgan", **SMALL["relgan"])
     assert load("relgan").make_step(config, BATCH, "cpu")[1] == BATCH  # sequences, as the text modality counts
 
@@ -164,6 +176,58 @@ def test_relgan_networks_compute_multigan_functions():
             expected, state = gan.generator.step(ids[:, t], state)
             logits, memory = gen(ids[:, t], memory)
             torch.testing.assert_close(logits, expected)
+
+
+def test_hifigan_networks_compute_multigan_functions():
+    """With multigan's weights (and spectral norm's vectors) copied in, the baseline's G and D give
+    multigan's outputs. G holds its layers in the reference code's order (every upsampling, then
+    every residual block), multigan by stage."""
+    torch.manual_seed(0)
+    gan, config = config_of("hifigan", **SMALL["hifigan"])
+    gen, disc = load("hifigan")._networks(config)
+    k = gen.num_kernels
+    by_stage = [gen.conv_pre, *[m for i, up in enumerate(gen.ups) for m in (up, *gen.resblocks[i * k:(i + 1) * k])],
+                gen.conv_post]
+    with torch.no_grad():
+        for p, q in zip(gan.generator.parameters(), [p for m in by_stage for p in m.parameters()], strict=True):
+            q.copy_(p)
+    disc.load_state_dict(dict(zip(disc.state_dict(), gan.discriminator.state_dict().values(), strict=True)))
+    gan.eval(), gen.eval(), disc.eval()
+    mel, wav = torch.randn(BATCH, 16, 8), 0.1 * torch.randn(BATCH, 1, 2048)
+    with torch.no_grad():
+        torch.testing.assert_close(gen(mel), gan.generator(mel))
+        for theirs, ours in zip(disc(wav), gan.discriminator(wav), strict=True):
+            for a, b in zip(theirs, ours, strict=True):
+                torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_generate_makes_one_batch(name):
+    """``make_generate``: the plain fp32 forward ``multigan bench --inference`` times, and its units."""
+    gan, config = config_of(name, **SMALL[name])
+    generate, units = load(name).make_generate(config, BATCH, "cpu", seconds=0.1)
+    out = generate()
+    if name in ("melgan", "hifigan"):
+        frames = round(0.1 * 22050 / 256)
+        assert out.shape == (BATCH, 1, frames * 256) and units == BATCH * frames * 256 / 22050
+    else:
+        assert out.shape == gan.sample(BATCH, seed=0).shape and units == BATCH
+    assert out.dtype in (torch.float32, torch.int64) and not out.requires_grad
+
+
+@pytest.mark.parametrize("name", ["melgan", "hifigan"])
+def test_the_vocoders_generate_without_weight_norm(name):
+    """The plain vocoders remove weight norm before generating, as the reference inference does;
+    the outputs stay the same."""
+    _, config = config_of(name, **SMALL[name])
+    baseline = load(name)
+    gen = baseline._networks(config)[0].eval()
+    mel = torch.randn(BATCH, 16, 8)
+    with torch.no_grad():
+        before = gen(mel)
+        baseline._remove_weight_norm(gen)
+        assert not any(torch.nn.utils.parametrize.is_parametrized(m) for m in gen.modules())
+        torch.testing.assert_close(gen(mel), before)
 
 
 def test_steps_are_checked():

@@ -10,10 +10,15 @@ only so that an installed wheel carries them. Every module has ``UNIT``,
 ``parameter_counts(config)`` returning (G, D) parameter counts; ``config`` is the family's
 config as a plain dict (``dataclasses.asdict``). SeqGAN's steps are ``"pg"`` and ``"d"``;
 the others have one, ``"train"``. Each module's docstring says what differs from multigan.
+For ``multigan bench NAME --inference`` every module also has
+``make_generate(config, batch_size, device, seconds=...)`` returning ``(generate_one_batch,
+units_per_call)``: G alone in eval mode under ``torch.inference_mode``, always in fp32 (what a
+user of the reference code gets), weight norm removed where G has it; units are seconds of
+audio for the vocoders (``seconds`` of audio per input mel) and samples for the others.
 
 This package imports none of them: importing one (say ``dcgan``) does not load the others
-(``melgan`` needs torchaudio).
+(``melgan`` and ``hifigan`` need torchaudio).
 """
 
 #: the families that have a baseline module here
-NAMES = ("dcgan", "wavegan", "melgan", "seqgan", "relgan")
+NAMES = ("dcgan", "wavegan", "melgan", "hifigan", "seqgan", "relgan")

@@ -129,3 +129,19 @@ def make_step(config: dict, batch_size: int, device: str | torch.device,
         opt_g.step()
 
     return run_one_iteration, float(batch_size)
+
+
+def make_generate(config: dict, batch_size: int, device: str | torch.device,
+                  seconds: float | None = None) -> tuple[Callable[[], torch.Tensor], float]:
+    """(one generation call: G maps ``batch_size`` fresh latents to images, fp32, eval mode,
+    under ``torch.inference_mode``; the images it makes). ``seconds`` is for the vocoders'
+    baselines and unused here."""
+    device = torch.device(device)
+    gen = _networks(config)[0].eval().to(device)
+    nz = config["latent_dim"]
+
+    def generate() -> torch.Tensor:
+        with torch.inference_mode():
+            return gen(torch.randn(batch_size, nz, 1, 1, device=device))
+
+    return generate, float(batch_size)

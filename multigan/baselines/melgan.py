@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 import torchaudio
 from torch import nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
 UNIT = "seconds of audio/s"
@@ -220,3 +221,31 @@ def make_step(config: dict, batch_size: int, device: str | torch.device,
         opt_g.step()
 
     return run_one_iteration, batch_size * length / mel["sample_rate"]
+
+
+def _remove_weight_norm(net: nn.Module) -> nn.Module:
+    """Fold every weight norm of ``net`` into a plain weight, in place."""
+    for module in net.modules():
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight")
+    return net
+
+
+def make_generate(config: dict, batch_size: int, device: str | torch.device,
+                  seconds: float = 2.0) -> tuple[Callable[[], torch.Tensor], float]:
+    """(one generation call: G vocodes ``batch_size`` log-mels of ``seconds`` of audio each
+    (standard-normal values), fp32, eval mode, weight norm removed as the reference inference
+    does, under ``torch.inference_mode``; the seconds of audio it makes: ``batch_size * frames
+    * hop / sample_rate``, frames = ``round(seconds * sample_rate / hop)``, at least 1)."""
+    device = torch.device(device)
+    mel = config["mel"]
+    hop, rate = mel["hop_length"], mel["sample_rate"]
+    frames = max(1, round(seconds * rate / hop))
+    gen = _remove_weight_norm(_networks(config)[0].eval()).to(device)
+    x = torch.randn(batch_size, mel["n_mels"], frames, generator=torch.Generator().manual_seed(0)).to(device)
+
+    def generate() -> torch.Tensor:
+        with torch.inference_mode():
+            return gen(x)
+
+    return generate, batch_size * frames * hop / rate

@@ -226,3 +226,28 @@ def make_step(config: dict, batch_size: int, device: str | torch.device,
             _update(rsgan, opt_d, disc, clip_d)
 
     return run_one_iteration, float(batch_size)
+
+
+def make_generate(config: dict, batch_size: int, device: str | torch.device,
+                  seconds: float | None = None) -> tuple[Callable[[], torch.Tensor], float]:
+    """(one generation call: G samples ``batch_size`` sequences of ``max_len`` token ids, each
+    token ``argmax(o + g)`` with Gumbel noise ``g`` as the reference code draws them, fp32, eval
+    mode, under ``torch.inference_mode``; the sequences it makes). ``seconds`` is for the
+    vocoders' baselines and unused here."""
+    device = torch.device(device)
+    gen = _networks(config)[0].eval().to(device)
+    length = config["max_len"]
+
+    def generate() -> torch.Tensor:
+        with torch.inference_mode():
+            tokens = torch.full((batch_size,), START, dtype=torch.long, device=device)
+            memory = gen.initial_memory(batch_size, device)
+            out = []
+            for _ in range(length):
+                logits, memory = gen(tokens, memory)
+                u = torch.rand_like(logits)
+                tokens = (logits - torch.log(-torch.log(u + 1e-10) + 1e-10)).argmax(dim=-1)
+                out.append(tokens)
+            return torch.stack(out, dim=1)
+
+    return generate, float(batch_size)

@@ -217,3 +217,19 @@ def make_step(config: dict, batch_size: int, device: str | torch.device,
         opt_d.step()
 
     return d_step, float(batch_size)
+
+
+def make_generate(config: dict, batch_size: int, device: str | torch.device,
+                  seconds: float | None = None) -> tuple[Callable[[], torch.Tensor], float]:
+    """(one generation call: G samples ``batch_size`` sequences of ``max_len`` tokens, token by
+    token, fp32, eval mode, under ``torch.inference_mode``; the sequences it makes).
+    ``seconds`` is for the vocoders' baselines and unused here."""
+    device = torch.device(device)
+    gen = _networks(config)[0].eval().to(device)
+    length = config["max_len"]
+
+    def generate() -> torch.Tensor:
+        with torch.inference_mode():
+            return _generate(gen, batch_size, length, device)
+
+    return generate, float(batch_size)

@@ -173,3 +173,19 @@ def make_step(config: dict, batch_size: int, device: str | torch.device,
         opt_g.step()
 
     return run_one_iteration, batch_size * length / config["sample_rate"]
+
+
+def make_generate(config: dict, batch_size: int, device: str | torch.device,
+                  seconds: float | None = None) -> tuple[Callable[[], torch.Tensor], float]:
+    """(one generation call: G maps ``batch_size`` fresh latents from U(-1, 1) to clips, fp32,
+    eval mode, under ``torch.inference_mode``; the clips it makes). ``seconds`` is for the
+    vocoders' baselines and unused here."""
+    device = torch.device(device)
+    gen = _networks(config)[0].eval().to(device)
+    nz = config["latent_dim"]
+
+    def generate() -> torch.Tensor:
+        with torch.inference_mode():
+            return gen(torch.rand(batch_size, nz, device=device) * 2 - 1)
+
+    return generate, float(batch_size)

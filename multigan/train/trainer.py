@@ -27,7 +27,7 @@ from ..config import config_to_dict
 from ..errors import ConfigError, DataError, TrainingError, warn
 from ..files import link_atomic, remove_stale, save_atomic, write_bytes_atomic, write_text_atomic
 from ..gan import GAN, Losses, Phase, Step
-from ..precision import resolve_precision
+from ..precision import autocast, resolve_precision
 from ..registry import get_modality
 from ..runs import FORMAT, VERSION, checkpoint_dir, load_state, split_legacy_config
 from ..settings import RESUME_MUST_MATCH, TrainSettings
@@ -370,10 +370,7 @@ class Trainer:
         return kept + ". Lower the learning rate, enable gradient clipping, or use precision '32'"
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "32":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.precision == "bf16-mixed" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
+        return autocast(self.precision, self.device)
 
     # ------------------------------------------------------------------ files
     def _prepare_out_dir(self) -> None:
