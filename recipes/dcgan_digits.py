@@ -1,7 +1,7 @@
 """DCGAN on the built-in digits: the quality proof of the image modality.
 
     python recipes/dcgan_digits.py                        # the full run: 5,000 steps (44 min measured on one thread)
-    python recipes/dcgan_digits.py --scale 0.03           # 150 steps, as the test suite runs it
+    python recipes/dcgan_digits.py --scale 0.06           # 300 steps, as the test suite runs it
     python recipes/dcgan_digits.py --set g_width=32 --out runs/narrow
 
 The same run from the command line: multigan train --config recipes/dcgan_digits.json

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import multigan
+
 RECIPES = Path(__file__).parents[1] / "recipes"
 
 
@@ -19,9 +21,11 @@ def recipe(name):
 
 
 def test_dcgan_digits_reduced_scale_clearly_improves(tmp_path):
-    metrics = recipe("dcgan_digits").main(tmp_path, scale=0.03, progress=False)  # 150 of the recipe's 5,000 steps
+    metrics = recipe("dcgan_digits").main(tmp_path, scale=0.06, progress=False)  # 300 of the recipe's 5,000 steps
     refs = metrics["references"]
-    # measured: fd 1590 (untrained 5591, copy100 163), class_kl 2.05 (untrained 3.71), 9 modes
+    # measured (2026-12-03, bf16 on an Intel Xeon): fd 427 (untrained 5747, copy100 164), class_kl 0.89
+    # (untrained 3.50), 9 modes. At 150 steps the mode count depended on the machine: 9 on an AMD
+    # EPYC, 6 on this Xeon, so the check runs where it no longer does
     assert metrics["fd"] < 0.5 * refs["untrained"]["fd"], metrics
     assert metrics["class_kl"] < 0.7 * refs["untrained"]["class_kl"], metrics
     assert metrics["precision"] > refs["untrained"]["precision"] + 0.1, metrics
@@ -59,6 +63,41 @@ def test_melgan_notes_full_recipe_meets_the_target(tmp_path):
     assert metrics["mel_l1"] <= 0.5 * refs["noise"]["mel_l1"], metrics
     assert abs(metrics["loudness_error_db"]) <= 1, metrics
     assert metrics["pitch_accuracy"] >= 0.95, metrics
+
+
+def test_hifigan_speech_reduced_scale_follows_its_input(tmp_path):
+    # 100 of the recipe's 1,200 steps, about 2 minutes; 16 held-out utterances. Measured on 64:
+    # mel_l1 1.21 against wrong_mel 1.61 and untrained 3.60; STOI 0.65 against 0.35 and 0.43
+    metrics = recipe("hifigan_speech").main(tmp_path, scale=100 / 1200, n_samples=16, progress=False)
+    refs = metrics["references"]
+    assert metrics["mel_l1"] < 0.5 * refs["untrained"]["mel_l1"], metrics
+    assert metrics["mel_l1"] < 0.5 * refs["noise"]["mel_l1"], metrics
+    assert metrics["stft_distance"] < 0.8 * refs["untrained"]["stft_distance"], metrics
+    # it vocodes its input: another utterance's mel gives clearly worse audio, and the words are
+    # more intelligible than from an untrained vocoder or noise
+    assert metrics["mel_l1"] < 0.85 * refs["wrong_mel"]["mel_l1"], metrics
+    assert metrics["stoi"] > refs["wrong_mel"]["stoi"] + 0.15, metrics
+    assert metrics["stoi"] > max(refs["untrained"]["stoi"], refs["noise"]["stoi"]) + 0.1, metrics
+
+
+@pytest.mark.slow
+def test_hifigan_speech_full_recipe_meets_the_target(tmp_path):
+    metrics = recipe("hifigan_speech").main(tmp_path, progress=False)
+    gl = metrics["references"]["griffin_lim"]
+    assert metrics["pesq"] > gl["pesq"] and metrics["f0_rmse"] < gl["f0_rmse"], metrics
+    assert metrics["mel_l1"] <= 0.5 * metrics["references"]["wrong_mel"]["mel_l1"], metrics
+
+
+@pytest.mark.slow
+def test_hifigan_ahead_of_melgan_trained_as_long_on_speech(tmp_path):
+    # the two recipes' step counts were matched for wall-clock time (docs/hifigan.md#results)
+    hifigan = recipe("hifigan_speech").main(tmp_path / "hifigan", progress=False)
+    melgan = recipe("melgan_speech")
+    theirs = melgan.main(tmp_path / "melgan", progress=False, against=tmp_path / "hifigan")
+    bases = [multigan.load(tmp_path / run).config.mel.log_base for run in ("melgan", "hifigan")]
+    table = melgan.comparison(theirs, bases[0], hifigan, bases[1])
+    assert table["hifigan"]["pesq"] > table["melgan"]["pesq"], table
+    assert table["hifigan"]["mel_l1_ln"] < table["melgan"]["mel_l1_ln"], table
 
 
 def test_wavegan_notes_reduced_scale_clearly_improves(tmp_path):
