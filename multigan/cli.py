@@ -21,6 +21,7 @@ from .errors import ConfigError, MultiganError, UnknownModelError
 from .export import FORMATS, export_generator, is_exported
 from .files import write_text_atomic
 from .gan import KERNELS
+from .labels import class_names
 from .precision import PRECISIONS
 from .registry import build, get_modality, list_models, model_entry
 from .runs import gan_from_state, load_gan, load_state, resolve_checkpoint, split_legacy_config
@@ -79,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     sa.add_argument("--out", help="output file (default: RUN/samples/sample-seedS.<ext>)")
     sa.add_argument("--seed", type=int, default=0)
     sa.add_argument("--cond", help="a file to condition on (MelGAN: a WAV to resynthesise through its mel)")
+    sa.add_argument("--label", help="class-conditional families: the class to sample (its name or index), or "
+                                    "'all' for --n samples of every class, one file each (default --n: 8)")
     sa.add_argument("--device", default="cpu")
 
     ev = sub.add_parser("eval", help="quality metrics of a trained run (last line: one JSON object)")
@@ -266,13 +269,24 @@ def _sample(args: argparse.Namespace) -> int:
     else:
         stem = _run_dir(args.run) / "samples" / f"sample-seed{args.seed}"
     modality = get_modality(gan.modality)
-    if args.cond:
-        if modality.read_condition is None:
-            raise ConfigError(f"the {gan.modality} modality has no conditions to read from a file")
-        samples = gan.sample(seed=args.seed, cond=modality.read_condition(args.cond, gan))
+    if args.cond and args.label:
+        raise ConfigError("give --cond (a file) or --label (a class), not both")
+    if args.label == "all":
+        names = class_names(gan)
+        per_class = [gan.sample(args.n or 8, seed=args.seed, cond=i) for i in range(len(names))]
+        written = [path for name, samples in zip(names, per_class)
+                   for path in modality.write_samples(samples, stem.with_name(f"{stem.name}-{name}"), gan)]
     else:
-        samples = gan.sample(args.n or 64, seed=args.seed)
-    for path in modality.write_samples(samples, stem, gan):
+        if args.cond:
+            if modality.read_condition is None:
+                raise ConfigError(f"the {gan.modality} modality has no conditions to read from a file")
+            samples = gan.sample(seed=args.seed, cond=modality.read_condition(args.cond, gan))
+        elif args.label is not None:
+            samples = gan.sample(args.n or 64, seed=args.seed, cond=args.label)
+        else:
+            samples = gan.sample(args.n or 64, seed=args.seed)
+        written = modality.write_samples(samples, stem, gan)
+    for path in written:
         print(path)
     return 0
 

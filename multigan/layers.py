@@ -1,4 +1,5 @@
-"""Layers the families share: a convolution or linear map followed by its activation.
+"""Layers the families share: a convolution or linear map followed by its activation, and
+spectral normalisation (:func:`spectral_normed`).
 
 Eager PyTorch runs ``conv + bias`` and then the activation as two passes over the output (and
 two more in the backward). Where the fused kernel runs (see :mod:`multigan.kernels.dispatch`),
@@ -101,3 +102,13 @@ def in_float32(layer: nn.Module, x: Tensor) -> Tensor:
     exactly ``layer(x)``."""
     with torch.autocast(x.device.type, enabled=False):
         return layer(x.float())
+
+
+def spectral_normed(module: nn.Module, enabled: bool = True) -> nn.Module:
+    """``module`` with its weight spectrally normalised when ``enabled`` (Miyato et al. 2018):
+    divided by an estimate of its largest singular value, refined by one power iteration per
+    forward in training mode (``torch.nn.utils.parametrizations.spectral_norm``; a
+    convolution's weight is read as a matrix of ``out_channels`` rows). Any family switches it
+    on per layer with a ``spectral_norm`` config field; :func:`multigan.inference.inference_copy`
+    folds it into a plain weight for generation. Returns ``module`` itself when not ``enabled``."""
+    return nn.utils.parametrizations.spectral_norm(module) if enabled else module

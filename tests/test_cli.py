@@ -20,7 +20,7 @@ def test_list(capsys):
     assert main(["list"]) == 0
     assert "dcgan" in capsys.readouterr().out
     assert main(["list", "--modality", "image"]) == 0
-    assert capsys.readouterr().out.split() == ["dcgan", "image"]
+    assert capsys.readouterr().out.split() == ["dcgan", "image", "sngan", "image"]
 
 
 @pytest.mark.parametrize("command", [[str(Path(sys.executable).parent / "multigan")], [sys.executable, "-m", "multigan"]])

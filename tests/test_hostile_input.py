@@ -484,6 +484,8 @@ def test_every_familys_checkpoint_loads_with_weights_only(tmp_path):
     text = corpus(tmp_path / "corpus.txt")
     runs = {
         "dcgan": (tiny_dcgan(), "digits"),
+        "sngan": (multigan.build("sngan", channels=1, latent_dim=8, g_width=8, d_width=8, n_critic=1,
+                                 label_names=tuple("abcdefghij")), "digits"),
         "wavegan": (multigan.build("wavegan", **TINY_WAVEGAN), "notes"),
         "melgan": (multigan.build("melgan", **TINY_MELGAN), "notes"),
         "hifigan": (multigan.build("hifigan", **TINY_HIFIGAN), "notes"),

@@ -11,7 +11,8 @@ from ...errors import ConfigError
 from ...modality import Modality
 from ...registry import register_modality
 from .contract import AudioGAN
-from .data import AudioFolder, LabelledAudio, MelPairs, check_audio_batch, notes, read_audio
+from ...labels import Labelled
+from .data import AudioFolder, MelPairs, check_audio_batch, notes, read_audio
 from .features import MelSpectrogram
 from .io import write_audio_samples
 from .metrics import evaluate_labelled, evaluate_pitch, evaluate_vocoder
@@ -24,7 +25,7 @@ def _shaped(dataset, gan: AudioGAN):
     if gan.condition == "mel":
         return MelPairs(dataset, gan.mel_config)
     if gan.condition == "label":
-        return LabelledAudio(dataset)
+        return Labelled(dataset, "the built-in notes are labelled by their pitch")
     return dataset
 
 

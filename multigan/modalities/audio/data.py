@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ...errors import ConfigError, DataError, warn
+from ...labels import check_labels
 from ...modality import check_float_batch
 from .features import MelConfig, MelSpectrogram
 
@@ -302,25 +303,6 @@ class MelPairs(Dataset):
         return mel, wav
 
 
-class LabelledAudio(Dataset):
-    """``(wav, label)`` pairs for class-conditional families: ``wav`` from ``dataset`` and its
-    class index from ``dataset.labels`` (the built-in notes: the pitch)."""
-
-    def __init__(self, dataset: Dataset):
-        labels = getattr(dataset, "labels", None)
-        source = getattr(dataset, "source", type(dataset).__name__)
-        if labels is None:
-            raise DataError(f"audio data {source!r} has no class labels; a class-conditional family trains on "
-                            "labelled data such as the built-in notes (their pitch)")
-        self.dataset, self.labels, self.source = dataset, labels, source
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        return self.dataset[i], self.labels[i]
-
-
 def check_waveforms(batch, segment_length: int, family: str) -> Tensor:
     """Raise :class:`DataError` unless ``batch`` is a float tensor (N, 1, segment_length)."""
     return check_float_batch(batch, (1, segment_length), family, "audio",
@@ -348,9 +330,4 @@ def check_audio_batch(batch, gan) -> None:
     else:
         wav, labels = batch
         check_waveforms(wav, gan.segment_length, family)
-        if not isinstance(labels, Tensor) or labels.dtype != torch.long or labels.dim() != 1:
-            raise DataError(f"{family} expects int64 class labels (N,), got "
-                            f"{getattr(labels, 'dtype', type(labels).__name__)}")
-        if labels.numel() and not 0 <= int(labels.min()) <= int(labels.max()) < gan.num_classes:
-            raise DataError(f"labels range over [{int(labels.min())}, {int(labels.max())}] but {family} has "
-                            f"{gan.num_classes} classes")
+        check_labels(labels, gan.num_classes, family)

@@ -1,34 +1,62 @@
 """The image modality: built-in ``digits``, image folders, torchvision datasets, PNG grids,
-digits metrics; and its family, DCGAN. A family implements :class:`ImageGAN`."""
+digits metrics; and its families, DCGAN and SNGAN. A family implements :class:`ImageGAN`; a
+class-conditional one (``num_classes`` above 0) trains on ``(images, labels)`` pairs."""
 
+from pathlib import Path
+
+from ...errors import DataError
 from ...modality import Modality
+from ...labels import Labelled
 from ...registry import register_modality
 from .contract import ImageGAN
-from .data import check_image_batch, digits, load_image_path
+from .data import check_image_batch, class_folders, digits, image_files, load_image_path
 from .io import write_image_samples
 from .metrics import evaluate_images
-from . import dcgan  # noqa: F401,E402  (registers the family)
+from . import dcgan, sngan  # noqa: F401,E402  (register the families)
 
 
 def _config_hints(source) -> dict:
-    """Build for digits at their own shape (32x32, one channel) unless the user says otherwise:
-    the :class:`ImageGAN` config fields ``image_size`` and ``channels``."""
-    if source not in (None, "digits"):
-        return {}
-    _, channels, size, _ = digits("train").images.shape
-    return {"image_size": size, "channels": channels}
+    """What the data dictates unless the user says otherwise: for digits their shape (32x32, one
+    channel) and classes (10); for a folder of class subfolders its classes. These are the
+    :class:`ImageGAN` config fields ``image_size`` and ``channels`` and, for a family that has
+    them, ``num_classes`` and ``label_names``."""
+    if source in (None, "digits"):
+        data = digits("train")
+        _, channels, size, _ = data.images.shape
+        return {"image_size": size, "channels": channels, "num_classes": len(data.label_names)}
+    root = Path(source)
+    names = class_folders(root, image_files(root)) if root.is_dir() else None
+    return {} if names is None else {"num_classes": len(names), "label_names": names}
+
+
+def labelled_for(dataset, gan: ImageGAN):
+    """``dataset`` as ``gan`` trains on it: images, or ``(image, label)`` pairs for a
+    class-conditional family (whose class count must be the data's)."""
+    if not gan.num_classes:
+        return dataset
+    data = Labelled(dataset, "use the built-in digits, or a folder with one subfolder of images per class")
+    names = data.label_names or ()
+    if names and len(names) != gan.num_classes:
+        raise DataError(f"{data.source} has {len(names)} classes ({', '.join(names)}) but "
+                        f"{gan.name or type(gan).__name__} was built with num_classes={gan.num_classes}: "
+                        f"build it with num_classes={len(names)}")
+    return data
+
+
+def _load_path(source: str, gan: ImageGAN, split: str, skip_bad_files: bool):
+    return labelled_for(load_image_path(source, gan, split, skip_bad_files), gan)
 
 
 def _digits(gan: ImageGAN, split: str):
     channels, size, _ = gan.image_shape
-    return digits(split, size, channels)
+    return labelled_for(digits(split, size, channels), gan)
 
 
 IMAGE = register_modality(Modality(
     name="image",
     default_data="digits",
     datasets={"digits": _digits},
-    load_path=load_image_path,
+    load_path=_load_path,
     write_samples=write_image_samples,
     check_batch=check_image_batch,
     evaluate=evaluate_images,

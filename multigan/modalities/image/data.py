@@ -19,6 +19,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ...errors import ConfigError, DataError, warn
+from ...labels import check_labels
 from ...modality import check_float_batch
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -27,10 +28,12 @@ DIGITS_TEST_FRACTION = 0.2
 
 
 class TensorImages(Dataset):
-    """Images held in memory as one tensor (N, C, H, W), with optional labels."""
+    """Images held in memory as one tensor (N, C, H, W), with optional labels (int64 class
+    indices) and the classes' names."""
 
-    def __init__(self, images: Tensor, labels: Tensor | None = None, source: str = "tensor"):
-        self.images, self.labels, self.source = images, labels, source
+    def __init__(self, images: Tensor, labels: Tensor | None = None, source: str = "tensor",
+                 label_names: tuple[str, ...] | None = None):
+        self.images, self.labels, self.source, self.label_names = images, labels, source, label_names
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -67,7 +70,8 @@ def digits(split: str = "train", image_size: int = DIGITS_SIZE, channels: int = 
     x = torch.from_numpy(images).unsqueeze(1) / 8.0 - 1.0   # 0..16 -> -1..1
     x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
     x = x.clamp(-1, 1).repeat(1, channels, 1, 1).contiguous()
-    return TensorImages(x, torch.from_numpy(labels), source=f"digits ({split})")
+    return TensorImages(x, torch.from_numpy(labels), source=f"digits ({split})",
+                        label_names=tuple(str(d) for d in range(10)))
 
 
 def pil_to_tensor(image: Image.Image, image_size: int, channels: int) -> Tensor:
@@ -84,11 +88,29 @@ def pil_to_tensor(image: Image.Image, image_size: int, channels: int) -> Tensor:
     return torch.from_numpy(array).permute(2, 0, 1) / 127.5 - 1.0
 
 
+def image_files(root: Path) -> list[Path]:
+    """Every file under ``root`` (recursively) with an image extension, sorted by path."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def class_folders(root: Path, files: list[Path]) -> tuple[str, ...] | None:
+    """The class names of a folder in torchvision's ``ImageFolder`` layout, sorted: when every
+    one of ``files`` lies in a subfolder of ``root``, those subfolders' names; else None."""
+    if files and all(len(path.relative_to(root).parts) == 2 for path in files):
+        return tuple(sorted({path.parent.name for path in files}))
+    return None
+
+
 class ImageFolder(Dataset):
     """Every image file under ``root`` (recursively), resized and centre-cropped to the model.
 
     Each file is checked when the dataset is made: an unreadable one raises :class:`DataError`
     naming it, or is skipped with a warning when ``skip_bad_files=True``.
+
+    Class labels come from the layout torchvision's ``ImageFolder`` reads: when every image lies
+    in a subfolder of ``root`` (``root/cat/1.png``, ``root/dog/2.png``), each subfolder is a
+    class, the classes in sorted order of their names (:attr:`labels`, :attr:`label_names`);
+    otherwise the folder is unlabelled (both None).
     """
 
     def __init__(self, root: str | Path, image_size: int, channels: int, skip_bad_files: bool = False):
@@ -96,8 +118,7 @@ class ImageFolder(Dataset):
         self.source = str(root)
         if not self.root.is_dir():
             raise DataError(f"image data {str(root)!r} is not a folder of images")
-        candidates = sorted(p for p in self.root.rglob("*")
-                            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        candidates = image_files(self.root)
         if not candidates:
             raise DataError(f"image folder {str(root)!r} has no image files "
                             f"({', '.join(IMAGE_EXTENSIONS)})")
@@ -115,6 +136,10 @@ class ImageFolder(Dataset):
             self.files.append(path)
         if not self.files:
             raise DataError(f"image folder {str(root)!r} has no readable image files")
+        self.label_names = class_folders(self.root, self.files)
+        self.labels: Tensor | None = None
+        if self.label_names is not None:
+            self.labels = torch.tensor([self.label_names.index(path.parent.name) for path in self.files])
 
     def __len__(self) -> int:
         return len(self.files)
@@ -172,6 +197,14 @@ def load_image_path(source: str, gan, split: str, skip_bad_files: bool) -> Datas
 
 
 def check_image_batch(batch, gan) -> None:
-    """Raise :class:`DataError` unless ``batch`` is a float tensor (N, *gan.image_shape)."""
-    check_float_batch(batch, tuple(gan.image_shape), gan.name or type(gan).__name__, "image",
+    """Raise :class:`DataError` unless ``batch`` is a float tensor (N, *gan.image_shape), or for a
+    class-conditional family ``(images, labels)`` with int64 labels below its ``num_classes``."""
+    family = gan.name or type(gan).__name__
+    if gan.num_classes:
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise DataError(f"{family} is class-conditional and expects (images, labels) pairs, "
+                            f"got {type(batch).__name__}")
+        batch, labels = batch
+        check_labels(labels, gan.num_classes, family)
+    check_float_batch(batch, tuple(gan.image_shape), family, "image",
                       "build it with image_size and channels matching the data")

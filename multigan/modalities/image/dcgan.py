@@ -15,12 +15,11 @@ from torch import Tensor, nn
 
 from ... import losses
 from ...config import GANConfig, make_config, option
-from ...errors import ConfigError
 from ...gan import LatentGAN, Losses, Step
 from ...kernels import adversarial_loss
 from ...layers import Act
 from ...registry import register_model
-from .contract import ImageGAN
+from .contract import ImageGAN, check_power_of_two
 
 
 @dataclass
@@ -38,9 +37,7 @@ class DCGANConfig(GANConfig):
     max_steps: int = option(1500, "default number of generator steps", low=1)
 
     def validate(self) -> None:
-        if self.image_size & (self.image_size - 1):
-            raise ConfigError(f"config key 'image_size': got {self.image_size}, allowed: a power of two "
-                              f">= 32 (nearest: {2 ** round(math.log2(self.image_size))})")
+        check_power_of_two(self.image_size)
 
 
 def _init_weights(module: nn.Module) -> None:

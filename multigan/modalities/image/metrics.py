@@ -91,9 +91,18 @@ def _classify(classifier: DigitsClassifier, images: Tensor, batch: int = 500) ->
     return feats.cpu(), classifier.head(feats).softmax(dim=1).cpu()
 
 
+def asked_labels(gan, n: int) -> Tensor | None:
+    """The labels a class-conditional GAN is asked for in its evaluation: every class in turn
+    (0, 1, ..., K - 1, 0, ...); None for an unconditional GAN."""
+    return torch.arange(n) % gan.num_classes if getattr(gan, "num_classes", 0) else None
+
+
 @torch.no_grad()
 def _generate(gan, n: int, seed: int) -> Tensor:
-    return torch.cat(sample_in_chunks(gan, n, seed, chunk=500))
+    labels = asked_labels(gan, n)
+    if labels is None:
+        return torch.cat(sample_in_chunks(gan, n, seed, chunk=500))
+    return torch.cat([gan.sample(cond=labels[i:i + 500], seed=seed + i) for i in range(0, n, 500)])
 
 
 def copy_index(labels: Tensor | None, k: int, n: int) -> Tensor:
@@ -145,21 +154,33 @@ def evaluate_digits(gan, data: str | None, n_samples: int | None = None, seed: i
     ``references`` holds the same metrics for ``real`` (real training images: the floor),
     ``copy10`` and ``copy100`` (that many training images, a tenth of them per class,
     repeated to ``n_samples``) and ``untrained`` (the same config, untrained).
+
+    A class-conditional GAN (``num_classes`` 10, the digits' labels) is asked for every class in
+    turn and also scored on ``label_accuracy``: the share of its samples the classifier assigns
+    to the asked class. The references give theirs with their own labels: ``real`` is the
+    classifier's accuracy on real digits (the ceiling), copies score as real images do, and
+    ``untrained`` (which ignores its labels) is at chance, 0.1.
     """
     if data not in (None, "digits"):
         raise ConfigError(f"the digits metrics are defined on the built-in digits dataset (its classifier "
                           f"gives the feature space); this run trained on {data!r}: use --features inception")
     n = 1000 if n_samples is None else n_samples
+    if getattr(gan, "num_classes", 0) not in (0, 10):
+        raise ConfigError(f"the digits metrics score a class-conditional GAN by the digits' 10 classes; this one "
+                          f"has {gan.num_classes}")
+    asked = asked_labels(gan, n)
     classifier = digits_classifier(gan.device)
     train = digits("train")
     test_features, test_probs = _classify(classifier, digits("test").images.to(gan.device))
     train_features, train_probs = _classify(classifier, train.images.to(gan.device))
 
-    def score(seen: tuple[Tensor, Tensor]) -> dict:
-        feats, probs = seen
+    def score(seen: tuple[Tensor, Tensor, Tensor | None]) -> dict:
+        feats, probs, labels = seen
         kid, kid_std = kernel_distance(feats, test_features, seed=seed)
         confident = probs[probs.max(dim=1).values >= CONFIDENCE].argmax(dim=1)
+        accuracy = {} if labels is None else {"label_accuracy": float((probs.argmax(dim=1) == labels).float().mean())}
         return {
+            **accuracy,
             "fd": frechet_distance(feats, test_features),
             "kid": kid, "kid_std": kid_std,
             **precision_recall_density_coverage(test_features, feats),
@@ -170,14 +191,17 @@ def evaluate_digits(gan, data: str | None, n_samples: int | None = None, seed: i
         }
 
     def from_train(index: Tensor):
-        return lambda: (train_features[index], train_probs[index])
+        return lambda: (train_features[index], train_probs[index], None if asked is None else train.labels[index])
+
+    def of_samples(model) -> tuple[Tensor, Tensor, Tensor | None]:
+        return (*_classify(classifier, _generate(model, n, seed)), asked)
 
     references = {
         "real": from_train(real_index(len(train), n, seed)),
         **{f"copy{k}": from_train(copy_index(train.labels, k, n)) for k in COPIES},
-        "untrained": lambda: _classify(classifier, _generate(untrained_like(gan, seed), n, seed)),
+        "untrained": lambda: of_samples(untrained_like(gan, seed)),
     }
-    return with_references(score, _classify(classifier, _generate(gan, n, seed)), references)
+    return with_references(score, of_samples(gan), references)
 
 
 @torch.no_grad()
