@@ -270,3 +270,11 @@ def test_the_command_line_takes_the_classes_from_the_folder(tmp_path, capsys):
     gan = multigan.load(out)
     assert gan.num_classes == 3 and gan.label_names == ("cat", "dog", "owl")
     assert main(["sample", str(out), "--label", "owl", "--n", "2", "--out", str(tmp_path / "owls.png")]) == 0
+
+
+def test_bench_counts_images_not_pairs():
+    from multigan.bench import bench
+
+    (row,) = bench("sngan", steps=1, warmup=0, batch_size=4, precision="32", baseline=False,
+                   overrides={k: v for k, v in TINY.items() if k != "image_size"})
+    assert row["throughput"] == pytest.approx(4 / row["median_s"])

@@ -62,6 +62,7 @@ IMAGE = register_modality(Modality(
     evaluate=evaluate_images,
     config_hints=_config_hints,
     unit="images",
+    batch_units=lambda batch, gan: len(batch[0] if gan.num_classes else batch),   # (images, labels) pairs
 ))
 
 __all__ = ["IMAGE", "ImageGAN"]
