@@ -278,3 +278,17 @@ def test_bench_counts_images_not_pairs():
     (row,) = bench("sngan", steps=1, warmup=0, batch_size=4, precision="32", baseline=False,
                    overrides={k: v for k, v in TINY.items() if k != "image_size"})
     assert row["throughput"] == pytest.approx(4 / row["median_s"])
+
+
+def test_dcgan_switches_spectral_norm_on():
+    torch.manual_seed(0)
+    plain = multigan.build("dcgan", image_size=32, channels=1, g_width=4, d_width=4)
+    torch.manual_seed(0)
+    normed = multigan.build("dcgan", image_size=32, channels=1, g_width=4, d_width=4, spectral_norm=True)
+    convs = [m for m in normed.discriminator.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(nn.utils.parametrize.is_parametrized(m, "weight") for m in convs)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in normed.discriminator.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in plain.discriminator.modules())
+    # the same initial weights underneath, and a score for every image
+    torch.testing.assert_close(convs[0].parametrizations.weight.original, plain.discriminator.net[0].weight)
+    assert normed.discriminator(torch.randn(3, 1, 32, 32)).shape == (3,)

@@ -17,7 +17,7 @@ from ... import losses
 from ...config import GANConfig, make_config, option
 from ...gan import LatentGAN, Losses, Step
 from ...kernels import adversarial_loss
-from ...layers import Act
+from ...layers import Act, spectral_normed
 from ...registry import register_model
 from .contract import ImageGAN, check_power_of_two
 
@@ -32,6 +32,8 @@ class DCGANConfig(GANConfig):
     g_width: int = option(64, "channels of G's last hidden layer (half resolution), doubled per halving", low=1)
     d_width: int = option(64, "channels of D's first layer (half resolution), doubled per halving", low=1)
     loss: str = option("non_saturating", "adversarial loss", choices=tuple(losses.ADVERSARIAL_LOSSES))
+    spectral_norm: bool = option(False, "spectral norm on D's convolutions, in place of its BatchNorm (SN-DCGAN, "
+                                        "Miyato et al. 2018)")
     # lr_g, lr_d = 2e-4 and betas = (0.5, 0.999): GANConfig's defaults are the paper's
     batch_size: int = option(128, "default batch size", low=1)
     max_steps: int = option(1500, "default number of generator steps", low=1)
@@ -69,19 +71,23 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """images (N, channels, size, size) -> logits (N,)."""
+    """images (N, channels, size, size) -> logits (N,); with ``spectral_norm`` every convolution
+    is spectrally normalised and the BatchNorm layers are left out."""
 
-    def __init__(self, image_size: int, channels: int, width: int):
+    def __init__(self, image_size: int, channels: int, width: int, spectral_norm: bool = False):
         super().__init__()
         n_down = int(math.log2(image_size)) - 2
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), Act("lrelu", 0.2)]
         ch = width
         for _ in range(n_down - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), Act("lrelu", 0.2)]
+            norm = [] if spectral_norm else [nn.BatchNorm2d(ch * 2)]
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), *norm, Act("lrelu", 0.2)]
             ch *= 2
         layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]
-        self.net = nn.Sequential(*layers)
-        self.apply(_init_weights)
+        for layer in layers:  # initialised before spectral norm wraps the weights
+            layer.apply(_init_weights)
+        self.net = nn.Sequential(*(spectral_normed(layer, spectral_norm) if isinstance(layer, nn.Conv2d) else layer
+                                   for layer in layers))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).flatten()
@@ -98,7 +104,7 @@ class DCGAN(LatentGAN, ImageGAN):
     def __init__(self, config: DCGANConfig):
         super().__init__(config,
                          DCGANGenerator(config.latent_dim, config.image_size, config.channels, config.g_width),
-                         DCGANDiscriminator(config.image_size, config.channels, config.d_width))
+                         DCGANDiscriminator(config.image_size, config.channels, config.d_width, config.spectral_norm))
 
     def discriminator_loss(self, batch: Tensor, step: Step) -> Losses:
         real_logits, fake_logits = self.discriminator(batch), self.discriminator(self.discriminator_fakes(batch, step))
