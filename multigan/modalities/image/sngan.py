@@ -209,7 +209,7 @@ class SNGAN(LatentGAN, ImageGAN):
 
     def generate(self, n: int | None, *, cond: Any = None, rng: torch.Generator) -> Tensor:
         if not self.num_classes:
-            return self.sampling_generator(self.latent(self.check_unconditional(n, cond), rng))
+            return super().generate(n, cond=cond, rng=rng)
         labels = label_indices(cond, n, self.num_classes, self.label_names, self.name or "sngan").to(self.device)
         return self.sampling_generator(self.latent(len(labels), rng), labels)
 
