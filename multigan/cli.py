@@ -16,14 +16,15 @@ from typing import Any, Sequence
 
 import torch
 
-from .config import config_to_dict, describe_fields, make_config, parse_set_options
+from .config import describe_fields, parse_set_options
 from .errors import ConfigError, MultiganError, UnknownModelError
+from .augment import check_out_dir, write_labelled_dataset
 from .export import FORMATS, export_generator, is_exported
 from .files import write_text_atomic
 from .gan import KERNELS
 from .labels import class_names
 from .precision import PRECISIONS
-from .registry import build, get_modality, list_models, model_entry
+from .registry import build, get_modality, list_models, model_entry, with_data_hints
 from .runs import gan_from_state, load_gan, load_state, resolve_checkpoint, split_legacy_config
 from .settings import TrainSettings
 from .train import Trainer, distributed
@@ -84,6 +85,15 @@ def _parser() -> argparse.ArgumentParser:
                                     "'all' for --n samples of every class, one file each (default --n: 8)")
     sa.add_argument("--device", default="cpu")
 
+    au = sub.add_parser("augment", help="class-conditional runs: write a labelled dataset of samples (one "
+                                        "subfolder per class, PNG or WAV, and manifest.json)")
+    au.add_argument("run", help="run folder, checkpoint file or exported generator")
+    au.add_argument("--per-class", type=int, required=True, metavar="N", help="samples per class")
+    au.add_argument("--out", required=True, help="the dataset folder to create (new, or empty)")
+    au.add_argument("--seed", type=int, default=0)
+    au.add_argument("--device", default="cpu")
+    au.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     ev = sub.add_parser("eval", help="quality metrics of a trained run (last line: one JSON object)")
     ev.add_argument("run", help="run folder")
     ev.add_argument("--n", type=int, help="number of generated samples (default: the modality's)")
@@ -133,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv  # what was typed, recorded beside benchmark rows
     try:
         return {"list": _list, "train": _train, "sample": _sample, "eval": _eval, "fid": _fid, "export": _export,
-                "bench": _bench}[args.command](args)
+                "bench": _bench, "augment": _augment}[args.command](args)
     except MultiganError as exc:
         print(f"multigan: error: {exc}", file=sys.stderr)
         return 2
@@ -206,18 +216,14 @@ def _train(args: argparse.Namespace) -> int:
         # an explicit --out to the same folder continues (or extends) that run instead
         raise ConfigError(f"{out_dir} is the folder of the run being repeated; give the repeat its own --out")
     try:
-        entry = model_entry(args.name)
+        model_entry(args.name)   # an unknown family, named by --config, is said so here
     except UnknownModelError as exc:
         if not args.config:
             raise
         raise UnknownModelError(f"{args.config} is a run of model {args.name!r}, which is not registered here: "
                                 f"is the plugin package that provides {args.name!r} installed? ({exc})") from exc
     overrides = {**saved["config"], **parse_set_options(args.set)}
-    if entry.config is not None:
-        # fields the data dictates (digits: 32x32, one channel), unless the user or config.json set them
-        hints = get_modality(entry.modality).config_hints(settings.data)
-        defaults = config_to_dict(make_config(entry.config, overrides))
-        overrides.update({k: v for k, v in hints.items() if k in defaults and k not in overrides and defaults[k] != v})
+    overrides = with_data_hints(args.name, overrides, settings.data)
     torch.manual_seed(settings.seed)  # the initial weights are part of what config.json reproduces
     gan = build(args.name, **overrides)
     trainer = Trainer(gan, **{**settings.to_dict(), "out_dir": str(out_dir)})
@@ -288,6 +294,22 @@ def _sample(args: argparse.Namespace) -> int:
         written = modality.write_samples(samples, stem, gan)
     for path in written:
         print(path)
+    return 0
+
+
+def _augment(args: argparse.Namespace) -> int:
+    check_out_dir(Path(args.out))   # before loading: a refused command writes nothing and wastes no time
+    if is_exported(args.run):
+        gan, step = load_gan(args.run, device=args.device), None
+    else:
+        checkpoint = resolve_checkpoint(args.run)
+        state = load_state(checkpoint)
+        gan, step = gan_from_state(state, args.device, source=checkpoint), state.get("step")
+    manifest = write_labelled_dataset(gan, args.out, args.per_class, args.seed,
+                                      provenance={"run": str(args.run), "step": step},
+                                      progress=not args.no_progress)
+    print(f"{args.out}: {manifest['total']} samples, {args.per_class} of each of {len(manifest['classes'])} classes "
+          f"({', '.join(manifest['classes'][:10])}{', ...' if len(manifest['classes']) > 10 else ''})")
     return 0
 
 

@@ -29,6 +29,7 @@ from torch import nn
 
 from .config import GANConfig
 from .errors import ConfigError, did_you_mean
+from .labels import label_indices
 from .processes import share_of
 
 Losses = dict[str, torch.Tensor]
@@ -295,7 +296,14 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
 
 class LatentGAN(GAN):
     """A GAN whose generator maps latent vectors of ``config.latent_dim`` to samples (DCGAN,
-    WaveGAN); a family names its latent distribution in :attr:`latent_distribution`."""
+    WaveGAN); a family names its latent distribution in :attr:`latent_distribution`.
+
+    A config with ``num_classes`` above 0 makes it class-conditional (SNGAN; WaveGAN with
+    labels): its generator takes ``(z, labels)``, it trains on ``(examples, labels)`` batches
+    (:meth:`split_labels`), makes its fakes for the real batch's labels (:meth:`fake_batch`) and
+    samples from labels given by name or index (:func:`multigan.labels.label_indices`; the
+    config's ``label_names`` name the classes).
+    """
 
     #: ``"normal"``: z ~ N(0, I); ``"uniform"``: z ~ U(-1, 1)
     latent_distribution: Literal["normal", "uniform"] = "normal"
@@ -310,15 +318,32 @@ class LatentGAN(GAN):
             z = torch.rand(shape, device=device, generator=rng) * 2 - 1
         return z.to(self.device)
 
+    @property
+    def label_classes(self) -> int:
+        """How many classes the generator is conditioned on (the config's ``num_classes``); 0:
+        unconditional."""
+        return getattr(self.config, "num_classes", 0)
+
+    def split_labels(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A training batch as ``(examples, labels)``; labels None when unconditional."""
+        return (batch[0], batch[1]) if self.label_classes else (batch, None)
+
     def generate(self, n: int | None, *, cond: Any = None, rng: torch.Generator) -> torch.Tensor:
-        return self.sampling_generator(self.latent(self.check_unconditional(n, cond), rng))
+        if not self.label_classes:
+            return self.sampling_generator(self.latent(self.check_unconditional(n, cond), rng))
+        labels = label_indices(cond, n, self.label_classes, getattr(self.config, "label_names", ()),
+                               self.name or type(self).__name__).to(self.device)
+        return self.sampling_generator(self.latent(len(labels), rng), labels)
 
     def generator_inputs(self, n: int, rng: torch.Generator) -> torch.Tensor:
         return self.latent(n, rng)
 
-    def fake_batch(self, batch: torch.Tensor) -> torch.Tensor:
-        """The generator's output for as many :meth:`training_latents` as ``batch`` has examples."""
-        return self.generator(self.training_latents(len(batch)))
+    def fake_batch(self, batch: Any) -> torch.Tensor:
+        """The generator's output for as many :meth:`training_latents` as ``batch`` has examples
+        (and, when class-conditional, for the batch's labels: the data's class distribution)."""
+        real, labels = self.split_labels(batch)
+        z = self.training_latents(len(real))
+        return self.generator(z) if labels is None else self.generator(z, labels)
 
     def training_latents(self, n: int) -> torch.Tensor:
         """Latents for this process's ``n`` examples of a training batch, from :attr:`shared_rng`.

@@ -27,6 +27,8 @@ BuiltinDataset = Callable[["GAN", str], Dataset]
 PathDataset = Callable[[str, "GAN", str, bool], Dataset]
 #: ``(samples, path_without_suffix, gan) -> written files``.
 SampleWriter = Callable[[Any, Path, "GAN"], list[Path]]
+#: ``(sample, path_without_suffix, gan) -> written file``: one sample as one data file.
+ExampleWriter = Callable[[Any, Path, "GAN"], Path]
 #: ``(path, gan) -> cond``: a file turned into what ``gan.sample(cond=...)`` takes.
 ConditionReader = Callable[[str, "GAN"], Any]
 #: ``(gan, data, n_samples, seed, **options) -> {metric: value, ..., "references": {name: {...}}}``;
@@ -58,6 +60,9 @@ class Modality:
             the modality's trivial reference points under ``"references"`` (docs/evaluation.md).
         config_hints: config fields a data source dictates (``digits`` -> 32x32, one channel),
             applied by the CLI when the user does not set them; the contract names them.
+        write_example: writes one sample (one item of what ``gan.sample`` returns) as one file
+            of the kind ``load_path`` reads back (a PNG, a WAV): ``multigan augment`` makes
+            labelled datasets with it.
         read_condition: for conditional families, reads a file into a condition
             (``multigan sample RUN --cond FILE``): an audio file into a mel spectrogram.
         unit: what ``multigan bench`` counts per second ("images", "seconds of audio", ...).
@@ -72,6 +77,7 @@ class Modality:
     check_batch: BatchCheck = field(default=lambda batch, gan: None)
     evaluate: Evaluator | None = None
     config_hints: Callable[[str], dict[str, Any]] = field(default=lambda source: {})
+    write_example: ExampleWriter | None = None
     read_condition: ConditionReader | None = None
     unit: str = "examples"
     batch_units: Callable[[Any, "GAN"], float] = field(default=lambda batch, gan: len(batch))

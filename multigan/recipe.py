@@ -14,7 +14,7 @@ import torch
 
 from .config import parse_set_options
 from .gan import GAN
-from .registry import build, get_modality
+from .registry import build, get_modality, with_data_hints
 from .train import Trainer
 
 
@@ -23,7 +23,8 @@ def load_recipe(config_path: str | Path, scale: float = 1.0, overrides: dict[str
     """The recipe at ``config_path``: its GAN (built from the recipe's seed) and its trainer
     settings, with every step count multiplied by ``scale``: ``max_steps`` and the config
     fields the recipe lists under ``"scaled"`` (pre-training phases). ``overrides`` change the
-    family config, ``data`` and ``batch_size`` the recipe's trainer settings."""
+    family config, ``data`` and ``batch_size`` the recipe's trainer settings; fields the data
+    dictates (its image size, its classes) are set as ``multigan train`` sets them."""
     recipe = json.loads(Path(config_path).read_text())
     train = dict(recipe["train"])
     train["max_steps"] = max(1, round(train["max_steps"] * scale))
@@ -34,8 +35,9 @@ def load_recipe(config_path: str | Path, scale: float = 1.0, overrides: dict[str
     config = dict(recipe["config"])
     for key in recipe.get("scaled", []):
         config[key] = max(1, round(config[key] * scale))
+    config = with_data_hints(recipe["name"], {**config, **(overrides or {})}, train.get("data"))
     torch.manual_seed(train.get("seed", 0))  # the initial weights, as `multigan train --config` seeds them
-    return build(recipe["name"], **{**config, **(overrides or {})}), train
+    return build(recipe["name"], **config), train
 
 
 def run_recipe(config_path: str | Path, out_dir: str | Path, scale: float = 1.0,

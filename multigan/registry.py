@@ -124,3 +124,25 @@ def build(name: str, **overrides: Any) -> "GAN":
         raise MultiganError(f"the factory of {name!r} returned {type(gan).__name__}, not a multigan.GAN")
     gan.name, gan.modality = entry.name, entry.modality
     return gan
+
+
+#: config hints that make sense for a class-conditional family only
+CLASS_HINTS = ("num_classes", "label_names")
+
+
+def with_data_hints(name: str, overrides: dict[str, Any], data: Any) -> dict[str, Any]:
+    """``overrides`` for family ``name``, plus the config fields its modality says the data
+    dictates (:attr:`Modality.config_hints`: digits are 32x32 and one channel; a folder of class
+    subfolders has those classes) where the family has the field, ``overrides`` do not set it
+    and its default differs. The classes are given only to a family that is class-conditional
+    with these overrides (``num_classes`` above 0): an unconditional one stays so on labelled data."""
+    from .config import config_to_dict, make_config
+
+    entry = model_entry(name)
+    if entry.config is None:
+        return dict(overrides)
+    hints = get_modality(entry.modality).config_hints(data)
+    defaults = config_to_dict(make_config(entry.config, overrides))
+    if not defaults.get("num_classes"):
+        hints = {k: v for k, v in hints.items() if k not in CLASS_HINTS}
+    return {**overrides, **{k: v for k, v in hints.items() if k in defaults and k not in overrides and defaults[k] != v}}

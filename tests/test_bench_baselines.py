@@ -16,6 +16,7 @@ from multigan.bench import load_baseline
 FOLDER = Path(multigan.baselines.__file__).resolve().parent
 SMALL = {
     "dcgan": dict(image_size=32, channels=1, latent_dim=16, g_width=8, d_width=8),
+    "sngan": dict(image_size=32, channels=1, latent_dim=16, g_width=16, d_width=16, n_critic=2),
     "wavegan": dict(model_size=4, latent_dim=16, n_critic=2),
     "melgan": {"segment_length": 2048, "g_width": 4, "d_width": 4, "num_d": 2, "d_layers": 2,
                "residual_layers": 2, "mel.n_mels": 16},
@@ -44,7 +45,7 @@ def config_of(name, **overrides):
 def test_the_package_lists_a_baseline_per_family():
     assert set(multigan.baselines.NAMES) == set(SMALL) == {p.stem for p in FOLDER.glob("*.py")} - {"__init__"}
     assert {name: load(name).UNIT for name in multigan.baselines.NAMES} == {
-        "dcgan": "images/s", "wavegan": "seconds of audio/s", "melgan": "seconds of audio/s",
+        "dcgan": "images/s", "sngan": "images/s", "wavegan": "seconds of audio/s", "melgan": "seconds of audio/s",
         "hifigan": "seconds of audio/s", "seqgan": "sequences/s", "relgan": "sequences/s"}
     assert load("dcgan").__name__ == "multigan.baselines.dcgan"
 
@@ -86,6 +87,9 @@ def test_the_import_check_catches_multigan_imports(tmp_path):
     *[(name, {}) for name in SMALL],   # the papers' defaults
     *SMALL.items(),
     ("dcgan", dict(image_size=128, g_width=4, d_width=4)),
+    ("sngan", dict(image_size=64, g_width=8, d_width=4)),
+    ("sngan", dict(num_classes=0, g_width=8, d_width=4)),
+    ("sngan", dict(num_classes=3, spectral_norm=False, channels=1, g_width=4, d_width=8)),
     ("wavegan", dict(model_size=2, segment_length=32768, phase_shuffle=0)),
     ("wavegan", dict(model_size=2, segment_length=65536)),
     ("wavegan", dict(model_size=2, post_filter_length=512)),
@@ -115,6 +119,8 @@ def recording(optimizer_class, made):
 
 @pytest.mark.parametrize("name, step, overrides", [
     ("dcgan", "train", {}),
+    ("sngan", "train", {}),
+    ("sngan", "train", dict(n_critic=1, num_classes=0)),
     ("wavegan", "train", {}),
     ("wavegan", "train", dict(n_critic=1, phase_shuffle_per_batch=True)),
     ("melgan", "train", {}),
@@ -152,6 +158,8 @@ def test_units_are_one_batch_per_iteration():
     assert load("hifigan").make_step(config, BATCH, "cpu")[1] == BATCH * 2048 / 22050
     _, config = config_of("relgan", **SMALL["relgan"])
     assert load("relgan").make_step(config, BATCH, "cpu")[1] == BATCH  # sequences, as the text modality counts
+    _, config = config_of("sngan", **SMALL["sngan"])
+    assert load("sngan").make_step(config, BATCH, "cpu")[1] == BATCH  # images, as the image modality counts
 
 
 def test_relgan_networks_compute_multigan_functions():
@@ -201,6 +209,81 @@ def test_hifigan_networks_compute_multigan_functions():
                 torch.testing.assert_close(a, b)
 
 
+def perturbed(net):
+    """``net`` with every parameter moved off its initial value and BatchNorm's running
+    statistics (and spectral norm's vectors) random, so that a copy that swapped two layers of
+    the same shape would not compute the same function."""
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        for name, b in net.named_buffers():
+            if name.endswith("running_var"):
+                b.uniform_(0.5, 1.5)
+            elif b.is_floating_point():
+                b.normal_()
+    return net
+
+
+def copied(theirs, ours):
+    """``theirs`` holding the state of ``ours`` (parameters, BatchNorm statistics, spectral
+    norm's vectors), matched in order: the baseline declares its layers in multigan's order."""
+    theirs.load_state_dict(dict(zip(theirs.state_dict(), ours.state_dict().values(), strict=True)))
+    return theirs
+
+
+@pytest.mark.parametrize("overrides", [{}, dict(num_classes=0), dict(num_classes=3, spectral_norm=False),
+                                       dict(image_size=64, g_width=4, d_width=4)])
+def test_sngan_networks_compute_multigan_functions(overrides):
+    """With multigan's weights, BatchNorm statistics and spectral norm's vectors copied in, the
+    baseline's G (conditional BatchNorm) and D (spectral norm, projection head) give multigan's
+    outputs in training mode (batch statistics, one power iteration per forward, after which the
+    states still agree) and in eval mode."""
+    torch.manual_seed(0)
+    gan, config = config_of("sngan", **{**SMALL["sngan"], **overrides})
+    gen, disc = load("sngan")._networks(config)
+    for theirs, ours in [(gen, gan.generator), (disc, gan.discriminator)]:
+        copied(theirs, perturbed(ours))
+    k, size = config["num_classes"], config["image_size"]
+    z, x = torch.randn(BATCH, 16), torch.rand(BATCH, 1, size, size) * 2 - 1
+    y = torch.tensor([0, 2, 1]) if k else None
+    for train in (True, False):
+        gan.train(train), gen.train(train), disc.train(train)
+        with torch.no_grad():
+            torch.testing.assert_close(gen(z, y), gan.generator(z, y))
+            for _ in range(2):
+                torch.testing.assert_close(disc(x, y), gan.discriminator(x, y))
+        for theirs, ours in [(gen, gan.generator), (disc, gan.discriminator)]:
+            for a, b in zip(theirs.state_dict().values(), ours.state_dict().values(), strict=True):
+                torch.testing.assert_close(a, b)
+
+
+def test_sngan_losses_are_multigans_hinge():
+    from multigan.losses import discriminator_loss, generator_loss
+    baseline = load("sngan")
+    real, fake = torch.randn(7) * 2, torch.randn(7) * 2
+    torch.testing.assert_close(baseline.d_hinge_loss(real, fake), discriminator_loss("hinge", real, fake))
+    torch.testing.assert_close(baseline.g_hinge_loss(fake), generator_loss("hinge", fake))
+
+
+@pytest.mark.parametrize("num_classes", [10, 0])
+def test_sngan_generate_with_multigans_weights_makes_multigans_samples(num_classes, monkeypatch):
+    """The plain forward ``multigan bench sngan --inference`` times, with multigan's weights,
+    makes what ``gan.sample(n, seed=0)`` makes: the same latents (a fresh CPU generator seeded 0
+    draws what the global one seeded 0 does) and the labels cycling through the classes."""
+    torch.manual_seed(0)
+    gan, config = config_of("sngan", **{**SMALL["sngan"], "num_classes": num_classes})
+    perturbed(gan.generator)
+    baseline = load("sngan")
+    make = baseline._networks
+    monkeypatch.setattr(baseline, "_networks", lambda c: (copied(make(c)[0], gan.generator), None))
+    n = 12
+    generate, units = baseline.make_generate(config, n, "cpu")
+    torch.manual_seed(0)
+    out = generate()
+    assert units == n and out.shape == (n, 1, 32, 32)
+    torch.testing.assert_close(out, gan.sample(n, seed=0))
+
+
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_generate_makes_one_batch(name):
     """``make_generate``: the plain fp32 forward ``multigan bench --inference`` times, and its units."""
@@ -237,6 +320,12 @@ def test_steps_are_checked():
     _, config = config_of("dcgan", **SMALL["dcgan"])
     with pytest.raises(ValueError, match="'train'"):
         load("dcgan").make_step(config, BATCH, "cpu", "pg")
+    _, config = config_of("sngan", **SMALL["sngan"])
+    with pytest.raises(ValueError, match="'train'"):
+        load("sngan").make_step(config, BATCH, "cpu", "d")
+    _, config = config_of("sngan", **SMALL["sngan"], loss="least_squares")
+    with pytest.raises(ValueError, match="'hinge'"):
+        load("sngan").make_step(config, BATCH, "cpu")
     _, config = config_of("relgan", **SMALL["relgan"])
     with pytest.raises(ValueError, match="'train'"):
         load("relgan").make_step(config, BATCH, "cpu", "d")

@@ -15,10 +15,13 @@ For ``multigan bench NAME --inference`` every module also has
 units_per_call)``: G alone in eval mode under ``torch.inference_mode``, always in fp32 (what a
 user of the reference code gets), weight norm removed where G has it; units are seconds of
 audio for the vocoders (``seconds`` of audio per input mel) and samples for the others.
+A class-conditional family's module (``sngan``) makes synthetic real batches of ``(images,
+labels)`` with random labels when ``num_classes`` is above 0, trains on fakes made for each real
+batch's labels, and generates for labels cycling through the classes, as ``sample(n)`` does.
 
 This package imports none of them: importing one (say ``dcgan``) does not load the others
 (``melgan`` and ``hifigan`` need torchaudio).
 """
 
 #: the families that have a baseline module here
-NAMES = ("dcgan", "wavegan", "melgan", "hifigan", "seqgan", "relgan")
+NAMES = ("dcgan", "sngan", "wavegan", "melgan", "hifigan", "seqgan", "relgan")

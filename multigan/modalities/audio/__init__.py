@@ -7,14 +7,16 @@ A family implements :class:`AudioGAN`, whose ``condition`` shapes everything her
 as a vocoder; a class-conditional family (``"label"``) trains on ``(waveform, label)`` pairs.
 """
 
+from pathlib import Path
+
 from ...errors import ConfigError
 from ...modality import Modality
 from ...registry import register_modality
 from .contract import AudioGAN
-from ...labels import Labelled
-from .data import AudioFolder, MelPairs, check_audio_batch, notes, read_audio
+from ...labels import Labelled, folder_labels
+from .data import PITCH_NAMES, AudioFolder, MelPairs, audio_files, check_audio_batch, notes, read_audio
 from .features import MelSpectrogram
-from .io import write_audio_samples
+from .io import write_audio_example, write_audio_samples
 from .metrics import evaluate_labelled, evaluate_pitch, evaluate_vocoder
 from .speech import speech as speech_dataset  # the module keeps the name speech
 from . import hifigan, melgan, wavegan  # noqa: F401,E402  (register the families)
@@ -25,8 +27,25 @@ def _shaped(dataset, gan: AudioGAN):
     if gan.condition == "mel":
         return MelPairs(dataset, gan.mel_config)
     if gan.condition == "label":
-        return Labelled(dataset, "the built-in notes are labelled by their pitch")
+        return Labelled(dataset, "use the built-in notes (labelled by their pitch), or a folder with one "
+                                 "subfolder of audio files per class or a labels.csv beside the files with "
+                                 "columns file,label", gan.num_classes, gan.name or type(gan).__name__)
     return dataset
+
+
+def _config_hints(source) -> dict:
+    """The classes the data dictates unless the user says otherwise, for a family conditioned on
+    a label (its config fields ``num_classes`` and ``label_names``): the notes' 8 pitches; a
+    folder's classes when a ``labels.csv`` or class subfolders label it (the files are listed,
+    not read); nothing for ``speech`` or an unlabelled folder."""
+    if source in (None, "notes"):
+        return {"num_classes": len(PITCH_NAMES), "label_names": PITCH_NAMES}
+    root = Path(source)
+    labelled = folder_labels(root, audio_files(root)) if source not in AUDIO.datasets and root.is_dir() else None
+    if labelled is None:
+        return {}
+    names, _ = labelled
+    return {"num_classes": len(names), "label_names": names}
 
 
 def _notes(gan: AudioGAN, split: str):
@@ -70,9 +89,11 @@ AUDIO = register_modality(Modality(
     datasets={"notes": _notes, "speech": _speech},
     load_path=_folder,
     write_samples=write_audio_samples,
+    write_example=write_audio_example,
     check_batch=check_audio_batch,
     evaluate=_evaluate,
     read_condition=_read_condition,
+    config_hints=_config_hints,
     unit="seconds of audio",
     batch_units=_seconds,
 ))

@@ -18,7 +18,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ...errors import ConfigError, DataError, warn
-from ...labels import check_labels
+from ...labels import check_labels, folder_labels
 from ...modality import check_float_batch
 from .features import MelConfig, MelSpectrogram
 
@@ -35,9 +35,22 @@ LOUDNESS_RMS = 10 ** (-20 / 20)  # the "loudness" normalisation's RMS: -20 dBFS
 SILENCE = 1e-6                   # a file whose largest |sample| is below this is silent
 
 
+_PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
 def midi_to_hz(note: float) -> float:
     """Frequency of a MIDI note number (A4 = 69 = 440 Hz)."""
     return 440.0 * 2.0 ** ((note - 69) / 12)
+
+
+def note_name(midi: int) -> str:
+    """A MIDI note number's name in scientific pitch notation, sharps for the black keys:
+    60 is ``"C4"`` (middle C), 61 ``"C#4"``, 69 ``"A4"``."""
+    return f"{_PITCH_CLASSES[midi % 12]}{midi // 12 - 1}"
+
+
+#: The classes of ``notes``, in label order: ``("C4", "D4", ..., "B4", "C5")``.
+PITCH_NAMES = tuple(note_name(p) for p in PITCHES)
 
 
 def _synthesise_note(rng: np.random.Generator, sample_rate: int, length: int) -> tuple[int, np.ndarray]:
@@ -90,7 +103,7 @@ class Notes(Dataset):
             raise ConfigError(f"notes split {split!r}: allowed 'train' or 'test'")
         self.split, self.sample_rate, self.segment_length, self.seed = split, sample_rate, segment_length, seed
         self.size = NOTES_SIZES[split] if size is None else size
-        self.source = f"notes ({split})"
+        self.source, self.label_names = f"notes ({split})", PITCH_NAMES
         self.labels = torch.tensor([int(self._rng(i).integers(len(PITCHES))) for i in range(self.size)],
                                    dtype=torch.long)
 
@@ -117,9 +130,10 @@ def notes(split: str = "train", sample_rate: int = 16000, segment_length: int = 
     """The built-in ``notes`` dataset: 4,096 train / 512 test (by default) one-second notes.
 
     Each note has a pitch drawn uniformly from :data:`PITCHES` (its index is the label, in
-    ``.labels``), a random harmonic timbre (1 to 8 harmonics with decaying amplitudes), an ADSR
-    envelope, light vibrato (4-7 Hz, under 0.4% deep) and a small detune (within 10 cents); it
-    starts at sample 0, peaks at 0.9, and is padded with silence or cropped to ``segment_length``.
+    ``.labels``; its name, ``"A4"``, in ``.label_names``), a random harmonic timbre (1 to 8
+    harmonics with decaying amplitudes), an ADSR envelope, light vibrato (4-7 Hz, under 0.4%
+    deep) and a small detune (within 10 cents); it starts at sample 0, peaks at 0.9, and is
+    padded with silence or cropped to ``segment_length``.
     White noise at -60 dBFS (RMS) lies under the whole segment, as under any recording.
     The two splits draw from different streams, so the test split is held out at any ``size``.
     """
@@ -223,6 +237,11 @@ def _header_problem(path: Path) -> str | None:
     return "has no samples" if frames <= 0 else None
 
 
+def audio_files(root: Path) -> list[Path]:
+    """Every file under ``root`` (recursively) with an audio extension, sorted by path."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+
+
 class AudioFolder(Dataset):
     """Every .wav, .flac and .ogg file under ``root`` (recursively, sorted), as mono waveforms
     at ``sample_rate``, randomly cropped or zero-padded to ``segment_length``.
@@ -233,8 +252,14 @@ class AudioFolder(Dataset):
     Each file's header is checked when the dataset is made; an unreadable, truncated (a WAV whose
     data is shorter than its header declares) or empty file, or one that decodes to NaN/inf or
     silence when read, raises :class:`DataError` naming it, or is
-    skipped with a warning when ``skip_bad_files=True``. SC09 (``sc09/train/<word>/*.wav``)
-    and LJSpeech (``LJSpeech-1.1/wavs/*.wav``) work by pointing at their folders.
+    skipped with a warning when ``skip_bad_files=True`` (a file found bad when read is replaced
+    by the next good one of its class).
+
+    Class labels (:attr:`labels`, :attr:`label_names`) come from a ``labels.csv`` in ``root``
+    (header ``file,label``, one row per file), else from one subfolder per class, the classes
+    sorted by name (:func:`multigan.labels.folder_labels`); otherwise both are None. SC09
+    (``sc09/train/<word>/*.wav``: its words are the classes) and LJSpeech
+    (``LJSpeech-1.1/wavs/*.wav``: unlabelled) work by pointing at their folders.
     """
 
     def __init__(self, root: str | Path, sample_rate: int, segment_length: int, normalize: str = "peak",
@@ -245,8 +270,7 @@ class AudioFolder(Dataset):
         self.normalize, self.skip_bad_files, self.source = normalize, skip_bad_files, str(root)
         if not self.root.is_dir():
             raise DataError(f"audio data {str(root)!r} is not a folder of audio files")
-        candidates = sorted(p for p in self.root.rglob("*")
-                            if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+        candidates = audio_files(self.root)
         if not candidates:
             raise DataError(f"audio folder {str(root)!r} has no audio files ({', '.join(AUDIO_EXTENSIONS)})")
         self.files: list[Path] = []
@@ -261,6 +285,9 @@ class AudioFolder(Dataset):
                 warn(f"skipping audio file {str(path)!r}: it {problem}")
         if not self.files:
             raise DataError(f"audio folder {str(root)!r} has no readable audio files")
+        # from the files kept, so that skipped ones leave no class and no gap behind
+        labelled = folder_labels(self.root, self.files)
+        self.label_names, self.labels = labelled if labelled is not None else (None, None)
         self._bad: set[int] = set()   # files found bad while reading (skip_bad_files): warned once
 
     def __len__(self) -> int:
@@ -269,7 +296,8 @@ class AudioFolder(Dataset):
     def __getitem__(self, i: int) -> Tensor:
         for k in range(len(self.files)):
             j = (i + k) % len(self.files)
-            if j in self._bad:
+            # a stand-in for a bad file is of its class, so the label paired with item i stays true
+            if j in self._bad or (self.labels is not None and self.labels[j] != self.labels[i]):
                 continue
             try:
                 return _fit_length(read_audio(self.files[j], self.sample_rate, self.normalize),
@@ -279,19 +307,21 @@ class AudioFolder(Dataset):
                     raise
                 self._bad.add(j)
                 warn(f"skipping: {exc}")
-        raise DataError(f"audio folder {self.source!r} has no file that can be decoded")
+        of = "" if self.labels is None else f" of class {self.label_names[int(self.labels[i])]!r}"
+        raise DataError(f"audio folder {self.source!r} has no file{of} that can be decoded")
 
 
 class MelPairs(Dataset):
     """``(mel, wav)`` pairs for vocoders: ``wav`` (1, T) from ``dataset`` and its log-mel
-    (n_mels, T // hop_length) under ``config``."""
+    (n_mels, T // hop_length) under ``config``; ``labels`` and ``label_names`` are the
+    dataset's, when it has labels."""
 
     def __init__(self, dataset: Dataset, config: MelConfig):
         self.dataset, self.config = dataset, config
         self.mel = MelSpectrogram(config)
         self.source = getattr(dataset, "source", type(dataset).__name__)
-        if hasattr(dataset, "labels"):
-            self.labels = dataset.labels
+        if getattr(dataset, "labels", None) is not None:
+            self.labels, self.label_names = dataset.labels, getattr(dataset, "label_names", None)
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]

@@ -86,3 +86,8 @@ def write_audio_samples(samples: Tensor, stem: Path, gan) -> list[Path]:
         written.append(save_wav(wav, stem.with_name(name + ".wav"), gan.sample_rate))
         written.append(save_spectrogram_png(wav, stem.with_name(name + ".png"), gan.sample_rate))
     return written
+
+
+def write_audio_example(wav: Tensor, stem: Path, gan) -> Path:
+    """One waveform (1, T) as ``<stem>.wav`` at ``gan.sample_rate``: an example of a dataset folder."""
+    return save_wav(wav.detach().float().cpu(), Path(stem).with_suffix(".wav"), gan.sample_rate)

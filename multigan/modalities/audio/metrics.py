@@ -42,6 +42,7 @@ import torchaudio
 from torch import Tensor, nn
 
 from ...cache import cached_model
+from ...classification import ClassifierScores
 from ...errors import ConfigError
 from ...metrics import (class_histogram_kl, frechet_distance, one_thread, sample_in_chunks, untrained_like,
                         with_references)
@@ -439,11 +440,27 @@ def evaluate_labelled(gan, data: str | None, n_samples: int | None = None, seed:
 
     References: ``real`` (the test split's next notes against their own labels: the ceiling),
     ``sines`` (a pure tone at each asked pitch: a non-model with a perfect ``label_accuracy``,
-    which only ``fd`` and ``fd_mel`` tell from notes) and ``untrained`` (chance: about 1/8)."""
+    which only ``fd`` and ``fd_mel`` tell from notes) and ``untrained`` (chance: about 1/8).
+
+    Also ``cas`` and ``augmentation_gain`` (:mod:`multigan.classification`: classifiers trained
+    on the pitch classifier's log-mel summary of the labelled samples, tested on the held-out
+    notes; means over 3 seeds with their ``_std``), for the GAN and each reference; and once
+    ``cas_real`` (trained on ``n_samples`` real training notes) and ``few_shot_accuracy`` (10
+    real notes per pitch alone)."""
     n, rate, length, classifier = _on_notes(gan, data, n_samples, "label")
     asked = torch.arange(n) % len(PITCHES)
     held_out = _real_notes(rate, length, n)
     features, distances = _note_distances(classifier, rate, held_out, gan.device)
+
+    def spectra(chunks: list[Tensor]) -> Tensor:   # what the cas classifiers read
+        with torch.no_grad(), one_thread():
+            return torch.cat([classifier.spectrum(x.to(gan.device)).cpu() for x in chunks])
+
+    train = notes("train", rate, length, size=n)
+    train_chunks = [torch.stack([train[i] for i in range(j, min(j + CHUNK, n))]) for j in range(0, n, CHUNK)]
+    test_labels = notes("test", rate, length, size=n).labels
+    probe = ClassifierScores((spectra(train_chunks), train.labels), (spectra(held_out), test_labels),
+                             num_classes=len(PITCHES), n_train=n)
 
     def generated(model) -> tuple[list[Tensor], Tensor]:
         return [model.sample(cond=labels, seed=seed + i) for i, labels in enumerate(asked.split(CHUNK))], asked
@@ -453,7 +470,7 @@ def evaluate_labelled(gan, data: str | None, n_samples: int | None = None, seed:
         deep, probs, stats = features(chunks)
         fit = distances(deep, probs, stats)
         return {"label_accuracy": float((probs.argmax(1) == labels).float().mean()),
-                "fd": fit["fd"], "fd_mel": fit["fd_mel"]}
+                **probe.scores(spectra(chunks), labels), "fd": fit["fd"], "fd_mel": fit["fd_mel"]}
 
     real_labels = notes("test", rate, length, size=2 * n).labels[n:]
     references = {
@@ -461,4 +478,4 @@ def evaluate_labelled(gan, data: str | None, n_samples: int | None = None, seed:
         "sines": lambda: (_in_chunks(sines(n, rate, length, typical_rms(held_out))), asked),
         "untrained": lambda: generated(untrained_like(gan, seed)),
     }
-    return _shaped(with_references(score, generated(gan), references), n)
+    return {**probe.real_scores(), **_shaped(with_references(score, generated(gan), references), n)}

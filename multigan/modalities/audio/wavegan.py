@@ -4,11 +4,17 @@ G: z ~ U(-1, 1)^100 -> dense -> (16d, 16) -> transposed 1-D convolutions (kernel
 halving the channels each time -> tanh waveform. D mirrors it with strided convolutions,
 LeakyReLU 0.2 and phase shuffle after each of its first four layers, then a dense critic.
 No batch norm. Trained as a WGAN-GP (lambda 10) with 5 critic steps per generator step.
+
+With ``num_classes`` above 0 it is class-conditional (the notes' pitches): a learned embedding
+of the label is concatenated to z at G's input, and D adds the projection term
+``<embed(y), phi(x)>`` of Miyato & Koyama (2018) to its critic value, ``phi(x)`` the features
+its dense critic reads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -17,6 +23,7 @@ from ... import losses
 from ...config import GANConfig, make_config, option
 from ...gan import LatentGAN, Losses, Step
 from ...kernels import adversarial_loss, phase_shuffle
+from ...labels import check_label_names, names_of
 from ...layers import Act, Conv1dAct, ConvTranspose1dAct, in_float32
 from ...registry import register_model
 from .contract import AudioGAN
@@ -36,6 +43,9 @@ class WaveGANConfig(GANConfig):
     segment_length: int = option(16384, "samples per example", choices=tuple(STRIDES))
     model_size: int = option(64, "d: G's last and D's first layer width", low=1)
     latent_dim: int = option(100, "size of z ~ U(-1, 1)", low=1)
+    num_classes: int = option(0, "classes G and D are conditioned on (the notes: 8 pitches); 0: unconditional",
+                              low=0)
+    label_names: tuple[str, ...] = option((), "the classes' names, in index order (default: the indices)")
     post_filter_length: int = option(0, "taps of G's learned post-processing filter (the paper's section 3.3: "
                                         "512; 0: none)", low=0)
     phase_shuffle: int = option(2, "n: D's feature maps shift by up to n samples", low=0)
@@ -48,6 +58,9 @@ class WaveGANConfig(GANConfig):
     betas_d: tuple[float, float] = option((0.5, 0.9), "discriminator Adam betas", low=0, high=1, high_open=True)
     batch_size: int = option(64, "default batch size", low=1)
     max_steps: int = option(2000, "default number of generator steps", low=1)
+
+    def validate(self) -> None:
+        check_label_names(self.label_names, self.num_classes)
 
 
 def _width(d: int, segment_length: int) -> int:
@@ -62,13 +75,17 @@ class WaveGANGenerator(nn.Module):
     With ``post_filter`` taps, the paper's learned post-processing filter: one 1-D convolution
     (no bias) over the last layer's output, free to learn a frequency response that rejects
     the transposed convolutions' artefacts. The reference code applies it after the tanh; here
-    it comes before, so that samples stay in [-1, 1]."""
+    it comes before, so that samples stay in [-1, 1].
 
-    def __init__(self, latent_dim: int, d: int, segment_length: int, post_filter: int = 0):
+    With ``num_classes``, G takes ``(z, labels)``: the label's embedding (``latent_dim`` wide)
+    is concatenated to z; without labels it is given every class in turn."""
+
+    def __init__(self, latent_dim: int, d: int, segment_length: int, post_filter: int = 0, num_classes: int = 0):
         super().__init__()
         ch = _width(d, segment_length)
         self.start = (ch, 16)
-        self.project = nn.Linear(latent_dim, ch * 16)
+        self.label = nn.Embedding(num_classes, latent_dim) if num_classes else None
+        self.project = nn.Linear(latent_dim * (2 if num_classes else 1), ch * 16)
         self.first_act = Act("relu")
         layers: list[nn.Module] = []
         strides = STRIDES[segment_length]
@@ -87,7 +104,11 @@ class WaveGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.output_layers = 3 if post_filter else 1  # the layers that make the waveform itself
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        if self.label is not None:
+            if y is None:
+                y = torch.arange(len(z), device=z.device) % self.label.num_embeddings
+            z = torch.cat([z, self.label(y).to(z.dtype)], dim=1)
         k = self.output_layers
         x = self.net[:-k](self.first_act(self.project(z).view(z.shape[0], *self.start)))
         return in_float32(self.net[-k:], x)  # the waveform itself: no bf16 rounding noise in it
@@ -110,9 +131,11 @@ class PhaseShuffle(nn.Module):
 
 
 class WaveGANDiscriminator(nn.Module):
-    """waveforms (N, 1, segment_length) -> critic values (N,)."""
+    """waveforms (N, 1, segment_length) and, with ``num_classes``, labels (N,) -> critic
+    values (N,): ``critic(phi(x)) + <embed(y), phi(x)>``, the embedding starting at zero (an
+    untrained D ignores the label)."""
 
-    def __init__(self, d: int, segment_length: int, shuffle: int, per_batch: bool):
+    def __init__(self, d: int, segment_length: int, shuffle: int, per_batch: bool, num_classes: int = 0):
         super().__init__()
         strides = tuple(reversed(STRIDES[segment_length]))
         top = _width(d, segment_length)
@@ -126,13 +149,20 @@ class WaveGANDiscriminator(nn.Module):
             ch_in, ch = ch, ch * 2
         self.net = nn.Sequential(*layers)
         self.critic = nn.Linear(top * 16, 1)
+        self.embed = nn.Embedding(num_classes, top * 16) if num_classes else None
+        if self.embed is not None:
+            nn.init.zeros_(self.embed.weight)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.critic(self.net(x).flatten(1)).flatten()
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        h = self.net(x).flatten(1)
+        out = self.critic(h).flatten()
+        if self.embed is not None and y is not None:
+            out = out + (self.embed(y) * h).sum(dim=1)
+        return out
 
 
 class WaveGAN(LatentGAN, AudioGAN):
-    """WaveGAN trained with WGAN-GP."""
+    """WaveGAN trained with WGAN-GP; pitch- (class-) conditional with ``num_classes``."""
 
     config: WaveGANConfig
     latent_distribution = "uniform"  # z ~ U(-1, 1), as in the paper
@@ -141,9 +171,9 @@ class WaveGAN(LatentGAN, AudioGAN):
     def __init__(self, config: WaveGANConfig):
         super().__init__(config,
                          WaveGANGenerator(config.latent_dim, config.model_size, config.segment_length,
-                                          config.post_filter_length),
+                                          config.post_filter_length, config.num_classes),
                          WaveGANDiscriminator(config.model_size, config.segment_length, config.phase_shuffle,
-                                              config.phase_shuffle_per_batch))
+                                              config.phase_shuffle_per_batch, config.num_classes))
 
     @property
     def sample_rate(self) -> int:
@@ -153,22 +183,38 @@ class WaveGAN(LatentGAN, AudioGAN):
     def segment_length(self) -> int:
         return self.config.segment_length
 
+    @property
+    def condition(self) -> str:  # type: ignore[override]  (the contract's class attribute, per config here)
+        return "label" if self.config.num_classes else "none"
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return names_of(self.config.label_names, self.config.num_classes)
+
     def preview(self, batch, n: int) -> Tensor:
         return self.sample(min(n, N_PREVIEW), seed=0)
 
-    def discriminator_loss(self, batch: Tensor, step: Step) -> Losses:
-        real, fake = batch, self.discriminator_fakes(batch, step)
-        wasserstein = adversarial_loss(self.discriminator(real), self.discriminator(fake), "wasserstein",
-                                       impl=self.impl)
-        gp = losses.gradient_penalty(self.discriminator, real, fake)
+    def discriminator_loss(self, batch: Any, step: Step) -> Losses:
+        (real, labels), fake = self.split_labels(batch), self.discriminator_fakes(batch, step)
+
+        def critic(x: Tensor) -> Tensor:
+            return self.discriminator(x, labels)
+
+        wasserstein = adversarial_loss(critic(real), critic(fake), "wasserstein", impl=self.impl)
+        gp = losses.gradient_penalty(critic, real, fake)
         return {"loss": wasserstein + self.config.gp_weight * gp, "wasserstein": -wasserstein, "gp": gp}
 
-    def generator_loss(self, batch: Tensor, step: Step) -> Losses:
-        fake = self.generator_fakes(batch, step)
-        return {"loss": adversarial_loss(None, self.discriminator(fake), "wasserstein", impl=self.impl)}
+    def generator_loss(self, batch: Any, step: Step) -> Losses:
+        fake, labels = self.generator_fakes(batch, step), self.split_labels(batch)[1]
+        return {"loss": adversarial_loss(None, self.discriminator(fake, labels), "wasserstein", impl=self.impl)}
 
 
 @register_model("wavegan", modality="audio", config=WaveGANConfig)
 def wavegan(**overrides) -> WaveGAN:
-    """WaveGAN with the paper's defaults (16,384 samples at 16 kHz, d = 64)."""
+    """WaveGAN with the paper's defaults (16,384 samples at 16 kHz, d = 64); ``num_classes=8``
+    conditions it on the notes' pitches."""
     return WaveGAN(make_config(WaveGANConfig, overrides))

@@ -4,20 +4,20 @@ class-conditional one (``num_classes`` above 0) trains on ``(images, labels)`` p
 
 from pathlib import Path
 
-from ...errors import DataError
 from ...modality import Modality
-from ...labels import Labelled
+from ...labels import Labelled, folder_labels
 from ...registry import register_modality
 from .contract import ImageGAN
-from .data import check_image_batch, class_folders, digits, image_files, load_image_path
-from .io import write_image_samples
+from .data import check_image_batch, digits, image_files, load_image_path
+from .io import write_image_example, write_image_samples
 from .metrics import evaluate_images
 from . import dcgan, sngan  # noqa: F401,E402  (register the families)
 
 
 def _config_hints(source) -> dict:
     """What the data dictates unless the user says otherwise: for digits their shape (32x32, one
-    channel) and classes (10); for a folder of class subfolders its classes. These are the
+    channel) and classes (10); for a folder labelled by a ``labels.csv`` or by class subfolders
+    its classes (the files are listed, not read). These are the
     :class:`ImageGAN` config fields ``image_size`` and ``channels`` and, for a family that has
     them, ``num_classes`` and ``label_names``."""
     if source in (None, "digits"):
@@ -25,8 +25,11 @@ def _config_hints(source) -> dict:
         _, channels, size, _ = data.images.shape
         return {"image_size": size, "channels": channels, "num_classes": len(data.label_names)}
     root = Path(source)
-    names = class_folders(root, image_files(root)) if root.is_dir() else None
-    return {} if names is None else {"num_classes": len(names), "label_names": names}
+    labelled = folder_labels(root, image_files(root)) if root.is_dir() else None
+    if labelled is None:
+        return {}
+    names, _ = labelled
+    return {"num_classes": len(names), "label_names": names}
 
 
 def labelled_for(dataset, gan: ImageGAN):
@@ -34,13 +37,9 @@ def labelled_for(dataset, gan: ImageGAN):
     class-conditional family (whose class count must be the data's)."""
     if not gan.num_classes:
         return dataset
-    data = Labelled(dataset, "use the built-in digits, or a folder with one subfolder of images per class")
-    names = data.label_names or ()
-    if names and len(names) != gan.num_classes:
-        raise DataError(f"{data.source} has {len(names)} classes ({', '.join(names)}) but "
-                        f"{gan.name or type(gan).__name__} was built with num_classes={gan.num_classes}: "
-                        f"build it with num_classes={len(names)}")
-    return data
+    return Labelled(dataset, "use the built-in digits, or a folder with one subfolder of images per class "
+                             "or a labels.csv beside the images with columns file,label",
+                    gan.num_classes, gan.name or type(gan).__name__)
 
 
 def _load_path(source: str, gan: ImageGAN, split: str, skip_bad_files: bool):
@@ -58,6 +57,7 @@ IMAGE = register_modality(Modality(
     datasets={"digits": _digits},
     load_path=_load_path,
     write_samples=write_image_samples,
+    write_example=write_image_example,
     check_batch=check_image_batch,
     evaluate=evaluate_images,
     config_hints=_config_hints,

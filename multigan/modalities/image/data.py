@@ -19,7 +19,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ...errors import ConfigError, DataError, warn
-from ...labels import check_labels
+from ...labels import check_labels, folder_labels
 from ...modality import check_float_batch
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -93,24 +93,17 @@ def image_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def class_folders(root: Path, files: list[Path]) -> tuple[str, ...] | None:
-    """The class names of a folder in torchvision's ``ImageFolder`` layout, sorted: when every
-    one of ``files`` lies in a subfolder of ``root``, those subfolders' names; else None."""
-    if files and all(len(path.relative_to(root).parts) == 2 for path in files):
-        return tuple(sorted({path.parent.name for path in files}))
-    return None
-
-
 class ImageFolder(Dataset):
     """Every image file under ``root`` (recursively), resized and centre-cropped to the model.
 
     Each file is checked when the dataset is made: an unreadable one raises :class:`DataError`
     naming it, or is skipped with a warning when ``skip_bad_files=True``.
 
-    Class labels come from the layout torchvision's ``ImageFolder`` reads: when every image lies
-    in a subfolder of ``root`` (``root/cat/1.png``, ``root/dog/2.png``), each subfolder is a
-    class, the classes in sorted order of their names (:attr:`labels`, :attr:`label_names`);
-    otherwise the folder is unlabelled (both None).
+    Class labels (:attr:`labels`, :attr:`label_names`) come from a ``labels.csv`` in ``root``
+    (header ``file,label``, one row per image), else from the layout torchvision's
+    ``ImageFolder`` reads: when every image lies in a subfolder of ``root`` (``root/cat/1.png``,
+    ``root/dog/2.png``), each subfolder is a class; the classes in sorted order of their names
+    (:func:`multigan.labels.folder_labels`). Otherwise the folder is unlabelled (both None).
     """
 
     def __init__(self, root: str | Path, image_size: int, channels: int, skip_bad_files: bool = False):
@@ -136,10 +129,9 @@ class ImageFolder(Dataset):
             self.files.append(path)
         if not self.files:
             raise DataError(f"image folder {str(root)!r} has no readable image files")
-        self.label_names = class_folders(self.root, self.files)
-        self.labels: Tensor | None = None
-        if self.label_names is not None:
-            self.labels = torch.tensor([self.label_names.index(path.parent.name) for path in self.files])
+        # from the files kept, so that skipped ones leave no class and no gap behind
+        labelled = folder_labels(self.root, self.files)
+        self.label_names, self.labels = labelled if labelled is not None else (None, None)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -154,7 +146,12 @@ class ImageFolder(Dataset):
 
 
 class TorchvisionImages(Dataset):
-    """A torchvision dataset read from a local ``root`` (never downloaded), as images only."""
+    """A torchvision dataset read from a local ``root`` (never downloaded), as images.
+
+    Its class labels, where it has them (``targets``; SVHN's ``labels``), are :attr:`labels`
+    (int64) and its ``classes`` :attr:`label_names` (else the indices as text); both None for
+    an unlabelled dataset.
+    """
 
     def __init__(self, name: str, root: str, image_size: int, channels: int, train: bool = True):
         try:
@@ -174,6 +171,7 @@ class TorchvisionImages(Dataset):
         except Exception as exc:
             raise DataError(f"torchvision dataset {name} cannot be read from {root!r}: {exc}") from exc
         self.image_size, self.channels, self.source = image_size, channels, f"torchvision:{name}:{root}"
+        self.labels, self.label_names = _torchvision_labels(self.inner)
 
     def __len__(self) -> int:
         return len(self.inner)
@@ -182,6 +180,25 @@ class TorchvisionImages(Dataset):
         item = self.inner[i]
         image = item[0] if isinstance(item, (tuple, list)) else item
         return pil_to_tensor(image, self.image_size, self.channels)
+
+
+def _torchvision_labels(inner) -> tuple[Tensor | None, tuple[str, ...] | None]:
+    """A torchvision dataset's labels and class names, read from its attributes (no image is
+    decoded); (None, None) when it has no labels."""
+    targets = getattr(inner, "targets", None)
+    if targets is None:
+        targets = getattr(inner, "labels", None)   # SVHN
+    if targets is None:
+        return None, None
+    array = np.asarray(targets)
+    # not one class index per image: CelebA's attributes, STL10's -1 for its unlabelled images
+    if array.ndim != 1 or array.dtype.kind not in "iu" or len(array) != len(inner) or (array.size and array.min() < 0):
+        return None, None
+    count = int(array.max()) + 1 if array.size else 0
+    classes = getattr(inner, "classes", None)
+    names = (tuple(str(c) for c in classes) if classes is not None and len(classes) >= count
+             else tuple(str(i) for i in range(count)))
+    return torch.from_numpy(array.astype(np.int64)), names
 
 
 def load_image_path(source: str, gan, split: str, skip_bad_files: bool) -> Dataset:

@@ -27,9 +27,9 @@ def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2) -> np.
     return grid.permute(1, 2, 0).numpy()
 
 
-def save_image_grid(images: Tensor, path: str | Path, nrow: int | None = None) -> Path:
+def save_image_grid(images: Tensor, path: str | Path, nrow: int | None = None, padding: int = 2) -> Path:
     """Save images (N, C, H, W) in [-1, 1] as one PNG grid at ``path``."""
-    array = image_grid(images, nrow)
+    array = image_grid(images, nrow, padding)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(path)
@@ -41,3 +41,8 @@ def write_image_samples(samples: Tensor, stem: Path, gan=None) -> list[Path]:
     stem = Path(stem)
     path = stem if stem.suffix.lower() == ".png" else stem.with_name(stem.name + ".png")
     return [save_image_grid(samples, path)]
+
+
+def write_image_example(image: Tensor, stem: Path, gan=None) -> Path:
+    """One image (C, H, W) in [-1, 1] as ``<stem>.png``: an example of a dataset folder."""
+    return save_image_grid(image[None], Path(stem).with_suffix(".png"), nrow=1, padding=0)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...cache import cached_model
+from ...classification import ClassifierScores
 from ...errors import ConfigError, DataError
 from ...metrics import (class_histogram_kl, frechet_distance, kernel_distance, memorisation,
                         precision_recall_density_coverage, sample_in_chunks, untrained_like, with_references)
@@ -29,6 +30,7 @@ FEATURES = 128
 MODE_FRACTION = 0.01  # a class is covered when at least 1% of the samples are confidently assigned to it
 CONFIDENCE = 0.9     # a prediction counts as a class from this probability on
 COPIES = (10, 100)   # the copyK references: K training images repeated to the sample count
+PIXELS = 16          # the cas classifiers read 16x16 grayscale pixels (the digits are 8x8 scans)
 
 
 class DigitsClassifier(nn.Module):
@@ -85,10 +87,20 @@ def to_digits_space(images: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def _classify(classifier: DigitsClassifier, images: Tensor, batch: int = 500) -> tuple[Tensor, Tensor]:
-    """Penultimate features (N, 128) and class probabilities (N, 10) of images."""
-    feats = torch.cat([classifier.features(to_digits_space(chunk)) for chunk in images.split(batch)])
-    return feats.cpu(), classifier.head(feats).softmax(dim=1).cpu()
+def _classify(classifier: DigitsClassifier, images: Tensor, batch: int = 500) -> tuple[Tensor, Tensor, Tensor]:
+    """Penultimate features (N, 128), class probabilities (N, 10) and 16x16 pixels (what the
+    ``cas`` classifiers read) of images."""
+    seen = [to_digits_space(chunk) for chunk in images.split(batch)]
+    feats = torch.cat([classifier.features(x) for x in seen])
+    pixels = torch.cat([F.adaptive_avg_pool2d(x, PIXELS) for x in seen])
+    return feats.cpu(), classifier.head(feats).softmax(dim=1).cpu(), pixels.cpu()
+
+
+def intra_fd(feats: Tensor, labels: Tensor, real_feats: Tensor, real_labels: Tensor) -> float:
+    """Per-class FD (intra-FD, Miyato & Koyama 2018): the mean over classes of the Fréchet
+    distance between the examples of each class and the real ones of that class."""
+    return sum(frechet_distance(feats[labels == c], real_feats[real_labels == c])
+               for c in real_labels.unique()) / len(real_labels.unique())
 
 
 def asked_labels(gan, n: int) -> Tensor | None:
@@ -127,6 +139,20 @@ def real_index(size: int, n: int, seed: int) -> Tensor:
     return torch.randperm(size, generator=generator)[:n]
 
 
+def digits_targets(metrics: dict) -> list[tuple[str, bool]]:
+    """The bar every digits recipe is held to on the unconditional metrics (docs/dcgan.md says
+    why): ``fd`` <= 0.5 x copy100's, ``coverage`` >= 0.7, ``recall`` >= 0.5 and
+    ``memorisation`` >= 0.8 (not a copier), as (description, met) pairs for
+    :func:`multigan.recipe.check_targets`."""
+    m, copy100 = metrics, metrics["references"]["copy100"]
+    return [
+        (f"fd {m['fd']:.1f} <= 0.5 x copy100's {copy100['fd']:.1f}", m["fd"] <= 0.5 * copy100["fd"]),
+        (f"coverage {m['coverage']:.3f} >= 0.7", m["coverage"] >= 0.7),
+        (f"recall {m['recall']:.3f} >= 0.5", m["recall"] >= 0.5),
+        (f"memorisation {m['memorisation']:.3f} >= 0.8", m["memorisation"] >= 0.8),
+    ]
+
+
 def evaluate_images(gan, data: str | None, n_samples: int | None = None, seed: int = 0, *,
                     features: str = "digits", inception: str | None = None) -> dict:
     """``multigan eval`` for an image GAN: :func:`evaluate_digits` by default, or with
@@ -159,7 +185,12 @@ def evaluate_digits(gan, data: str | None, n_samples: int | None = None, seed: i
     turn and also scored on ``label_accuracy``: the share of its samples the classifier assigns
     to the asked class. The references give theirs with their own labels: ``real`` is the
     classifier's accuracy on real digits (the ceiling), copies score as real images do, and
-    ``untrained`` (which ignores its labels) is at chance, 0.1.
+    ``untrained`` (which ignores its labels) is at chance, 0.1. Also, for the GAN and each
+    reference, ``intra_fd`` (the per-class FD against the real test digits of that class),
+    ``cas`` and ``augmentation_gain`` (:mod:`multigan.classification`: classifiers trained on
+    16x16 pixels of the labelled samples, means over 3 seeds with their ``_std``); and, once,
+    ``cas_real`` (the same classifier trained on ``n_samples`` real training digits) and
+    ``few_shot_accuracy`` (10 real digits per class alone).
     """
     if data not in (None, "digits"):
         raise ConfigError(f"the digits metrics are defined on the built-in digits dataset (its classifier "
@@ -169,18 +200,27 @@ def evaluate_digits(gan, data: str | None, n_samples: int | None = None, seed: i
         raise ConfigError(f"the digits metrics score a class-conditional GAN by the digits' 10 classes; this one "
                           f"has {gan.num_classes}")
     asked = asked_labels(gan, n)
+    if asked is not None and n < 2 * gan.num_classes:
+        raise ConfigError(f"a class-conditional run is scored per class (intra_fd needs 2 samples of each): "
+                          f"use --n {2 * gan.num_classes} or more, got {n}")
     classifier = digits_classifier(gan.device)
-    train = digits("train")
-    test_features, test_probs = _classify(classifier, digits("test").images.to(gan.device))
-    train_features, train_probs = _classify(classifier, train.images.to(gan.device))
+    train, test = digits("train"), digits("test")
+    test_features, test_probs, test_pixels = _classify(classifier, test.images.to(gan.device))
+    train_features, train_probs, train_pixels = _classify(classifier, train.images.to(gan.device))
+    # cas and augmentation_gain: classifiers trained on labelled examples, tested on the real test split
+    probe = None if asked is None else ClassifierScores((train_pixels, train.labels), (test_pixels, test.labels),
+                                                         num_classes=10, n_train=n)
 
-    def score(seen: tuple[Tensor, Tensor, Tensor | None]) -> dict:
-        feats, probs, labels = seen
+    def score(seen: tuple[Tensor, Tensor, Tensor, Tensor | None]) -> dict:
+        feats, probs, pixels, labels = seen
         kid, kid_std = kernel_distance(feats, test_features, seed=seed)
         confident = probs[probs.max(dim=1).values >= CONFIDENCE].argmax(dim=1)
-        accuracy = {} if labels is None else {"label_accuracy": float((probs.argmax(dim=1) == labels).float().mean())}
+        conditional = {} if labels is None else {
+            "label_accuracy": float((probs.argmax(dim=1) == labels).float().mean()),
+            "intra_fd": intra_fd(feats, labels, test_features, test.labels),
+            **probe.scores(pixels, labels)}
         return {
-            **accuracy,
+            **conditional,
             "fd": frechet_distance(feats, test_features),
             "kid": kid, "kid_std": kid_std,
             **precision_recall_density_coverage(test_features, feats),
@@ -191,9 +231,10 @@ def evaluate_digits(gan, data: str | None, n_samples: int | None = None, seed: i
         }
 
     def from_train(index: Tensor):
-        return lambda: (train_features[index], train_probs[index], None if asked is None else train.labels[index])
+        return lambda: (train_features[index], train_probs[index], train_pixels[index],
+                        None if asked is None else train.labels[index])
 
-    def of_samples(model) -> tuple[Tensor, Tensor, Tensor | None]:
+    def of_samples(model) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         return (*_classify(classifier, _generate(model, n, seed)), asked)
 
     references = {
@@ -201,7 +242,8 @@ def evaluate_digits(gan, data: str | None, n_samples: int | None = None, seed: i
         **{f"copy{k}": from_train(copy_index(train.labels, k, n)) for k in COPIES},
         "untrained": lambda: of_samples(untrained_like(gan, seed)),
     }
-    return with_references(score, of_samples(gan), references)
+    result = with_references(score, of_samples(gan), references)
+    return result if probe is None else {**probe.real_scores(), **result}
 
 
 @torch.no_grad()

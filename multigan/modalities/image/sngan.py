@@ -25,10 +25,9 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from ...config import GANConfig, make_config, option
-from ...errors import ConfigError
 from ...gan import LatentGAN, Losses, Step
 from ...kernels import adversarial_loss
-from ...labels import label_indices
+from ...labels import check_label_names
 from ...layers import spectral_normed
 from ...registry import register_model
 from .contract import ImageGAN, check_power_of_two
@@ -57,9 +56,7 @@ class SNGANConfig(GANConfig):
 
     def validate(self) -> None:
         check_power_of_two(self.image_size)
-        if self.label_names and len(self.label_names) != self.num_classes:
-            raise ConfigError(f"config key 'label_names': {len(self.label_names)} names for "
-                              f"num_classes={self.num_classes}")
+        check_label_names(self.label_names, self.num_classes)
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -204,30 +201,17 @@ class SNGAN(LatentGAN, ImageGAN):
                          ProjectionDiscriminator(config.image_size, config.channels, config.d_width, k,
                                                  config.spectral_norm))
 
-    def _split(self, batch: Any) -> tuple[Tensor, Tensor | None]:
-        return (batch[0], batch[1]) if self.num_classes else (batch, None)
-
-    def generate(self, n: int | None, *, cond: Any = None, rng: torch.Generator) -> Tensor:
-        if not self.num_classes:
-            return super().generate(n, cond=cond, rng=rng)
-        labels = label_indices(cond, n, self.num_classes, self.label_names, self.name or "sngan").to(self.device)
-        return self.sampling_generator(self.latent(len(labels), rng), labels)
-
-    def _fakes(self, labels: Tensor | None, n: int) -> Tensor:
-        # fakes are made for the real batch's labels: the data's class distribution, as in training D
-        return self.generator(self.training_latents(n), labels)
-
     def discriminator_loss(self, batch: Any, step: Step) -> Losses:
-        real, labels = self._split(batch)
+        real, labels = self.split_labels(batch)
         with torch.no_grad():
-            fake = self._fakes(labels, len(real))
+            fake = self.fake_batch(batch)
         real_logits, fake_logits = self.discriminator(real, labels), self.discriminator(fake, labels)
         return {"loss": adversarial_loss(real_logits, fake_logits, self.config.loss, impl=self.impl),
                 "real_logit": real_logits.mean(), "fake_logit": fake_logits.mean()}
 
     def generator_loss(self, batch: Any, step: Step) -> Losses:
-        real, labels = self._split(batch)
-        return {"loss": adversarial_loss(None, self.discriminator(self._fakes(labels, len(real)), labels),
+        labels = self.split_labels(batch)[1]
+        return {"loss": adversarial_loss(None, self.discriminator(self.fake_batch(batch), labels),
                                          self.config.loss, impl=self.impl)}
 
 
