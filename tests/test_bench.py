@@ -16,6 +16,7 @@ from multigan.precision import CPUInfo, cpu_info, resolve_precision
 # small enough for a 2-core CPU; the real benchmark uses each family's defaults
 SMALL = {
     "dcgan": {"image_size": 32, "channels": 1, "g_width": 8, "d_width": 8},
+    "sngan": {"channels": 1, "latent_dim": 16, "g_width": 8, "d_width": 8, "n_critic": 2},
     "wavegan": {"model_size": 2, "n_critic": 2},
     "melgan": {"g_width": 8, "d_width": 4, "segment_length": 2048},
     "hifigan": {"version": "v3", "initial_channels": 16, "mpd_width": 4, "msd_width": 16, "msd_scales": 2,
@@ -41,7 +42,7 @@ def test_every_family_gets_rows_with_a_speedup_over_its_plain_loop(name):
         assert row["speedup"] == pytest.approx(row["throughput"] / row["baseline_throughput"])
         assert (row["family"], row["precision"], row["precision_requested"], row["kernels"], row["device"]) == (
             name, "32", "32", "auto", "cpu")
-    assert rows[0]["unit"] == {"dcgan": "images/s", "wavegan": "seconds of audio/s", "melgan": "seconds of audio/s",
+    assert rows[0]["unit"] == {"dcgan": "images/s", "sngan": "images/s", "wavegan": "seconds of audio/s", "melgan": "seconds of audio/s",
                                "hifigan": "seconds of audio/s", "seqgan": "sequences/s", "relgan": "sequences/s"}[name]
 
 

@@ -100,11 +100,14 @@ def test_a_label_conditioned_family_trains_on_labelled_notes_and_is_scored(tinyl
     assert x.shape == (3, 1, 4096) and torch.equal(x, gan.sample(cond=asked, seed=1))
 
     metrics = audio.evaluate(gan, None, 64, 0)
-    assert set(metrics) == {"label_accuracy", "fd", "fd_mel", "n_samples", "references"}
+    scored = {"label_accuracy", "cas", "cas_std", "augmentation_gain", "augmentation_gain_std", "fd", "fd_mel"}
+    once = {"cas_real", "cas_real_std", "few_shot_accuracy", "few_shot_accuracy_std"}
+    assert set(metrics) == scored | once | {"n_samples", "references"}
     assert metrics["n_samples"] == 64
     refs = metrics["references"]
     assert refs.keys() == {"real", "sines", "untrained"}
-    assert all(set(ref) == {"label_accuracy", "fd", "fd_mel"} for ref in refs.values())
+    assert all(set(ref) == scored for ref in refs.values())
+    assert refs["real"]["cas"] > 0.9 > 0.5 > refs["untrained"]["cas"]       # trained on real notes vs on noise
     assert refs["real"]["label_accuracy"] > 0.9                    # the classifier hears real notes' pitches
     assert 0.0 <= metrics["label_accuracy"] <= 1.0
     # a tone at the asked pitch passes label_accuracy; only the distances tell it from notes

@@ -4,6 +4,7 @@ pitch-conditional WaveGAN, the export round trip of a labelled generator and the
 digits metrics."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -428,3 +429,28 @@ def test_eval_of_a_conditional_run_with_few_samples_is_one_clear_line(tmp_path, 
     Trainer(tiny_sngan(), out_dir=tmp_path / "run", max_steps=1, batch_size=4, precision="32", sample_every=0,
             progress=False).fit()
     _refused(["eval", str(tmp_path / "run"), "--n", "15"], capsys)
+
+
+def test_the_folder_recipe_takes_its_classes_from_the_folder(tmp_path, monkeypatch, capsys):
+    """recipes/sngan_folder.py on a folder of class subfolders: the classes (count and names)
+    come from the folder, as `multigan train` takes them; without Inception weights it trains
+    and says why it does not evaluate."""
+    import importlib.util
+
+    rng = torch.Generator().manual_seed(0)
+    for name in ("owl", "cat", "dog"):
+        (tmp_path / "pets" / name).mkdir(parents=True)
+        for i in range(22):
+            pixels = (torch.rand(8, 8, 3, generator=rng) * 255).to(torch.uint8).numpy()
+            Image.fromarray(pixels).save(tmp_path / "pets" / name / f"{i}.png")
+    monkeypatch.setenv("MULTIGAN_INCEPTION", str(tmp_path / "no-such-weights.pth"))
+    spec = importlib.util.spec_from_file_location("sngan_folder", Path(__file__).parents[1] / "recipes" / "sngan_folder.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "run"
+    assert module.main(str(tmp_path / "pets"), out, scale=1 / 50000, progress=False,
+                       overrides={"g_width": 8, "d_width": 8, "latent_dim": 8}) == {}
+    gan = multigan.load(out)
+    assert (gan.num_classes, gan.label_names) == (3, ("cat", "dog", "owl"))
+    assert gan.config.n_critic == 5 and gan.config.betas_d == (0.0, 0.9)   # the papers' settings
+    assert "no evaluation after training" in capsys.readouterr().out
