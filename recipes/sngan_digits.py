@@ -10,9 +10,9 @@ multigan train sngan, or recipes/sngan_folder.py for a folder of class subfolder
 
 Sized for a CPU: G and D 64 channels wide and one D update per G update (the conditional
 BatchNorm tables need G updates to learn the classes; docs/sngan.md has the pilot runs), hinge
-loss, Adam 2e-4 with betas (0, 0.9), batch 64, 1,500 steps (about 20 min on one thread with
-native bf16): the measured run's best point, after which the variety within each class falls
-further (docs/sngan.md).
+loss, Adam with betas (0, 0.9) at 2e-4 for G and 4e-4 for D (a faster D keeps more variety
+within each class), batch 64, 1,500 steps (about 20 min on one thread with native bf16): past
+that point the variety within each class falls further (docs/sngan.md has the runs).
 
 Evaluates 1,000 samples, 100 asked of each digit, in the digits classifier's features beside
 the trivial reference points (real training digits, 10 or 100 copied, an untrained generator;
