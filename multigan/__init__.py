@@ -11,6 +11,7 @@ from .errors import ConfigError, DataError, MultiganError, MultiganWarning, Trai
 from .gan import GAN, LatentGAN, Phase, Step
 from .modality import Modality
 from .registry import build, list_models, register_modality, register_model
+from .runs import from_pretrained
 from .runs import load_gan as load
 from .settings import TrainSettings
 from .train import Trainer
@@ -24,6 +25,6 @@ __version__ = "0.1.0"
 __all__ = [
     "GAN", "GANConfig", "LatentGAN", "Modality", "Phase", "Step", "Trainer", "TrainSettings",
     "ImageGAN", "AudioGAN", "TextGAN",
-    "build", "list_models", "load", "register_model", "register_modality",
+    "build", "from_pretrained", "list_models", "load", "register_model", "register_modality",
     "MultiganError", "MultiganWarning", "UnknownModelError", "ConfigError", "DataError", "TrainingError",
 ]

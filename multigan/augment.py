@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
 from .errors import ConfigError
+from .files import check_new_folder, staged_folder
 from .labels import class_names
 from .registry import get_modality
 
@@ -49,16 +48,6 @@ def folder_names(names: tuple[str, ...]) -> list[str]:
     return folders
 
 
-def check_out_dir(out: Path) -> None:
-    """Raise :class:`ConfigError` unless ``out`` can become the dataset folder: absent, or an
-    empty folder, under a folder (or a path that can become one)."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"--out {str(out)!r} exists and is not an empty folder: give a new folder")
-    existing = next((p for p in out.parents if p.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise ConfigError(f"cannot write {str(out)!r}: {str(existing)!r} is a file, not a folder")
-
-
 def write_labelled_dataset(gan: "GAN", out: str | os.PathLike, per_class: int, seed: int = 0,
                            provenance: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
     """Write ``per_class`` samples of every class of the class-conditional ``gan`` to ``out``
@@ -73,14 +62,12 @@ def write_labelled_dataset(gan: "GAN", out: str | os.PathLike, per_class: int, s
     if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
         raise ConfigError(f"--per-class {per_class!r}: the number of samples per class must be 1 or more")
     out = Path(out)
-    check_out_dir(out)
+    check_new_folder(out, "--out")
     modality = get_modality(gan.modality)
     if modality.write_example is None:
         raise ConfigError(f"the {gan.modality} modality cannot write its samples as a dataset folder")
     folders = folder_names(names)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_folder(Path(os.path.abspath(out))) as staging:
         bar = tqdm(total=len(names) * per_class, unit="sample", desc="augment", disable=not progress,
                    dynamic_ncols=True)
         for k, folder in enumerate(folders):
@@ -96,11 +83,5 @@ def write_labelled_dataset(gan: "GAN", out: str | os.PathLike, per_class: int, s
                     "per_class": per_class, "classes": list(names), "folders": dict(zip(names, folders)),
                     "counts": {name: per_class for name in names}, "total": per_class * len(names)}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        if out.exists():
-            out.rmdir()   # checked empty above
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return manifest
 

@@ -1,4 +1,5 @@
-"""The ``multigan`` command line: list, train, sample, eval, fid, export, bench (training or inference)."""
+"""The ``multigan`` command line: list, train, sample, eval, fid, export, bench (training or inference),
+augment, serve."""
 
 from __future__ import annotations
 
@@ -18,14 +19,15 @@ import torch
 
 from .config import describe_fields, parse_set_options
 from .errors import ConfigError, MultiganError, UnknownModelError
-from .augment import check_out_dir, write_labelled_dataset
+from .augment import write_labelled_dataset
 from .export import FORMATS, export_generator, is_exported
-from .files import write_text_atomic
+from .files import check_new_folder, write_text_atomic
 from .gan import KERNELS
 from .labels import class_names
 from .precision import PRECISIONS
 from .registry import build, get_modality, list_models, model_entry, with_data_hints
-from .runs import gan_from_state, load_gan, load_state, resolve_checkpoint, split_legacy_config
+from .runs import load_gan, split_legacy_config
+from .serve.settings import ServeSettings
 from .settings import TrainSettings
 from .train import Trainer, distributed
 
@@ -76,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--nproc", type=int, help="train on N processes of this machine (launches torchrun)")
 
     sa = sub.add_parser("sample", help="generate samples from a trained run")
-    sa.add_argument("run", help="run folder, checkpoint file or exported generator")
+    sa.add_argument("run", help="run folder, checkpoint file, exported generator or pretrained folder")
     sa.add_argument("--n", type=int, help="number of samples (default: 64; with --cond, one per file)")
     sa.add_argument("--out", help="output file (default: RUN/samples/sample-seedS.<ext>)")
     sa.add_argument("--seed", type=int, default=0)
@@ -87,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
     au = sub.add_parser("augment", help="class-conditional runs: write a labelled dataset of samples (one "
                                         "subfolder per class, PNG or WAV, and manifest.json)")
-    au.add_argument("run", help="run folder, checkpoint file or exported generator")
+    au.add_argument("run", help="run folder, checkpoint file, exported generator or pretrained folder")
     au.add_argument("--per-class", type=int, required=True, metavar="N", help="samples per class")
     au.add_argument("--out", required=True, help="the dataset folder to create (new, or empty)")
     au.add_argument("--seed", type=int, default=0)
@@ -95,7 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     au.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     ev = sub.add_parser("eval", help="quality metrics of a trained run (last line: one JSON object)")
-    ev.add_argument("run", help="run folder")
+    ev.add_argument("run", help="run folder, checkpoint file, exported generator or pretrained folder (data: the "
+                                "run's; without a recorded run, the family's built-in dataset)")
     ev.add_argument("--n", type=int, help="number of generated samples (default: the modality's)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default="cpu")
@@ -111,9 +114,24 @@ def _parser() -> argparse.ArgumentParser:
                                                         "(default: $MULTIGAN_INCEPTION, or multigan[fid])")
     fi.add_argument("--device", default="cpu")
     ex = sub.add_parser("export", help="write a trained run's generator alone, for inference")
-    ex.add_argument("run", help="run folder or checkpoint file")
-    ex.add_argument("--format", choices=FORMATS, default="safetensors", help="file format (default: safetensors)")
-    ex.add_argument("--out", help="output file (default: RUN/generator.safetensors)")
+    ex.add_argument("run", help="run folder, checkpoint file, exported generator or pretrained folder")
+    ex.add_argument("--format", choices=FORMATS, default="safetensors",
+                    help="safetensors: one file; hf: a Hugging Face-style folder (config.json, model.safetensors, "
+                         "README.md model card); onnx: an ONNX graph (default: safetensors)")
+    ex.add_argument("--out", help="output file, or for hf a new folder (default: RUN/generator.safetensors, "
+                                  "RUN/pretrained, RUN/generator.onnx)")
+    se = sub.add_parser("serve", help="serve trained generators over HTTP (FastAPI): /health, /v1/models, "
+                                      "/v1/models/NAME/generate and /vocode, /metrics, /docs")
+    se.add_argument("models", nargs="+", metavar="[NAME=]RUN_OR_EXPORT",
+                    help="run folders, pretrained folders or .safetensors exports, each served under its folder's "
+                         "name (or NAME)")
+    se.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    se.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    se.add_argument("--device", default="cpu")
+    for f in dataclasses.fields(ServeSettings):
+        se.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
+                        choices=PRECISIONS if f.name == "precision" else None,
+                        help=f"{f.metadata['doc']} (default: {f.default})")
     be = sub.add_parser("bench", help="training throughput (or, with --inference, generation speed) against "
                                       "plain PyTorch code of the same model")
     be.add_argument("name", help="model family (see 'multigan list')")
@@ -143,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = argv  # what was typed, recorded beside benchmark rows
     try:
         return {"list": _list, "train": _train, "sample": _sample, "eval": _eval, "fid": _fid, "export": _export,
-                "bench": _bench, "augment": _augment}[args.command](args)
+                "bench": _bench, "augment": _augment, "serve": _serve}[args.command](args)
     except MultiganError as exc:
         print(f"multigan: error: {exc}", file=sys.stderr)
         return 2
@@ -298,13 +316,9 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _augment(args: argparse.Namespace) -> int:
-    check_out_dir(Path(args.out))   # before loading: a refused command writes nothing and wastes no time
-    if is_exported(args.run):
-        gan, step = load_gan(args.run, device=args.device), None
-    else:
-        checkpoint = resolve_checkpoint(args.run)
-        state = load_state(checkpoint)
-        gan, step = gan_from_state(state, args.device, source=checkpoint), state.get("step")
+    check_new_folder(args.out, "--out")   # before loading: a refused command writes nothing and wastes no time
+    gan = load_gan(args.run, device=args.device)
+    step = gan.provenance.get("step") if gan.provenance else None
     manifest = write_labelled_dataset(gan, args.out, args.per_class, args.seed,
                                       provenance={"run": str(args.run), "step": step},
                                       progress=not args.no_progress)
@@ -314,27 +328,51 @@ def _augment(args: argparse.Namespace) -> int:
 
 
 def _run_dir(path: str) -> Path:
-    """The run folder of a run folder, of a checkpoint in its checkpoints/, or of an export in it."""
+    """The run folder of a run folder, of a checkpoint in its checkpoints/, or of an export in it
+    (a pretrained folder is its own)."""
     p = Path(path)
     return p if p.is_dir() else p.parent if is_exported(p) else p.parent.parent
 
 
+#: ``multigan export --format``: the default --out inside the run, and what a file's name ends in
+EXPORTS = {"safetensors": ("generator.safetensors", ".safetensors", "an exported generator's"),
+           "hf": ("pretrained", None, None), "onnx": ("generator.onnx", ".onnx", "an ONNX graph's")}
+
+
 def _export(args: argparse.Namespace) -> int:
+    default, suffix, what = EXPORTS[args.format]
+    out = Path(args.out) if args.out else _run_dir(args.run) / default
+    # refused before loading: a refused command writes nothing and wastes no time
+    if suffix is None:
+        check_new_folder(out)
+    elif out.suffix != suffix:
+        raise ConfigError(f"--out {str(out)!r}: {what} file name ends in {suffix}")
     gan = load_gan(args.run)
-    if args.out:
-        out = Path(args.out)
+    if args.format == "hf":
+        written = gan.save_pretrained(out)
+    elif args.format == "onnx":
+        from .onnx_export import export_onnx   # its own extra (multigan[onnx]); imported only when asked
+
+        written = export_onnx(gan, out)
     else:
-        out = _run_dir(args.run) / "generator.safetensors"
-    if not is_exported(out):
-        raise ConfigError(f"--out {str(out)!r}: an exported generator's file name ends in .safetensors")
-    print(export_generator(gan, out))
+        written = export_generator(gan, out)
+    print(written)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    settings = ServeSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ServeSettings)})
+    serve(args.models, args.host, args.port, settings, args.device)
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
     run_dir = Path(args.run)
-    state = load_state(resolve_checkpoint(run_dir))
-    gan = gan_from_state(state, device=args.device)
+    gan = load_gan(run_dir, device=args.device)
+    # the data the run trained on; None (the built-in default) when no run is recorded
+    data = (gan.provenance.get("train") or {}).get("data") if gan.provenance else None
     modality = get_modality(gan.modality)
     if modality.evaluate is None:
         raise ConfigError(f"the {gan.modality} modality defines no metrics")
@@ -344,7 +382,7 @@ def _eval(args: argparse.Namespace) -> int:
     for key in options:
         if key not in accepted:
             raise ConfigError(f"--{key} does not apply to {gan.modality} models")
-    metrics = {"name": gan.name, **modality.evaluate(gan, state["train"].get("data"), args.n, args.seed, **options)}
+    metrics = {"name": gan.name, **modality.evaluate(gan, data, args.n, args.seed, **options)}
     line = json.dumps(metrics)
     if run_dir.is_dir():
         write_text_atomic(run_dir / "eval.json", json.dumps(metrics, indent=2) + "\n")

@@ -7,10 +7,14 @@ to a temporary name in the same folder, flushed to disk, and renamed over the ta
 from __future__ import annotations
 
 import os
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Iterator
 
 import torch
+
+from .errors import ConfigError
 
 
 def temporary_name(path: Path) -> Path:
@@ -62,6 +66,54 @@ def link_atomic(src: Path, dst: Path) -> None:
         tmp.write_bytes(src.read_bytes())
     os.replace(tmp, dst)
     fsync_dir(dst.parent)
+
+
+def check_new_file(path: str | os.PathLike, suffix: str) -> Path:
+    """``path`` as a Path, or a :class:`ConfigError` unless a file can be written there: not a
+    folder, with no file among its parents (``suffix`` names the expected file kind)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{str(path)!r} is a folder; give the file's name (ending in {suffix})")
+    _no_file_above(path)
+    return path
+
+
+def check_new_folder(out: str | os.PathLike, flag: str = "") -> Path:
+    """``out`` as a Path, or a :class:`ConfigError` unless it can become a new folder: absent,
+    or an empty folder, with no file among its parents (``flag``, such as ``"--out"``, names
+    the argument in the message)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"{flag + ' ' if flag else ''}{str(out)!r} exists and is not an empty folder: "
+                          "give a new folder")
+    _no_file_above(out)
+    return out
+
+
+def _no_file_above(path: Path) -> None:
+    existing = next((p for p in path.parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ConfigError(f"cannot write {str(path)!r}: {str(existing)!r} is a file, not a folder")
+
+
+@contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """Fill a new folder as a whole: yields a hidden staging folder beside ``target`` (see
+    :func:`temporary_name`), renamed to ``target`` (absent or empty: :func:`check_new_folder`)
+    when the block ends, and removed instead if it raises."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = temporary_name(target)
+    shutil.rmtree(staging, ignore_errors=True)   # left by a killed process that had this one's id
+    staging.mkdir()
+    try:
+        yield staging
+        if target.exists():
+            target.rmdir()
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    fsync_dir(target.parent)
 
 
 def remove_stale(folder: Path) -> None:

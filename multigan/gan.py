@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import abc
 import copy
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Literal
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .config import GANConfig
 from .errors import ConfigError, did_you_mean
 from .labels import label_indices
+from .pretrained import save_pretrained
 from .processes import share_of
 
 Losses = dict[str, torch.Tensor]
@@ -128,6 +131,11 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
     #: The built-in dataset (a name among its modality's ``datasets``) this family trains on when
     #: no data is given, as HiFi-GAN declares ``"speech"``; None: the modality's ``default_data``.
     default_data: str | None = None
+    #: Where a loaded GAN's weights come from, for its model card (:meth:`save_pretrained`): set
+    #: by :func:`multigan.load` from a run's checkpoint (run folder, checkpoint, step, data, the
+    #: training settings, the run's eval.json of that checkpoint) and kept by a pretrained folder.
+    #: None: not known (a GAN built or trained in Python).
+    provenance: dict[str, Any] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -244,6 +252,13 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
     def load_artifacts(self, files: dict[str, bytes]) -> None:
         """Take back what :meth:`artifacts` gave, from a loaded checkpoint. Nothing by default."""
 
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write this GAN's sampling generator as a Hugging Face-style folder: ``config.json``,
+        ``model.safetensors`` and a ``README.md`` model card (:mod:`multigan.pretrained`);
+        :func:`multigan.from_pretrained` loads it back. Raises :class:`ConfigError`, writing
+        nothing, when ``directory`` exists and is not an empty folder."""
+        return save_pretrained(self, directory)
+
     # ------------------------------------------------------------------ the objective
     def phases(self, batches_per_epoch: int) -> list[Phase]:
         """Pre-training phases, run in order before adversarial training. None by default."""
@@ -271,6 +286,18 @@ class GAN(nn.Module, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def generate(self, n: int | None, *, cond: Any, rng: torch.Generator) -> Any:
         """Samples from :attr:`sampling_generator`, drawing randomness from ``rng`` only."""
+
+    def sampling_inputs(self, n: int | None, *, cond: Any, rng: torch.Generator) -> tuple[Tensor | None, ...] | None:
+        """Where :meth:`generate` is a pure function of per-sample inputs drawn first: those
+        inputs (tensors with the samples along dimension 0, or None), such that
+        ``generate_from(*sampling_inputs(n, cond=cond, rng=rng))`` is ``generate(n, cond=cond,
+        rng=rng)``. The inputs of several calls can then be concatenated and run as one forward
+        pass (``multigan serve`` batches requests so). None (the default): not separable."""
+        return None
+
+    def generate_from(self, *inputs: Tensor | None) -> Any:
+        """Samples for inputs :meth:`sampling_inputs` drew (see there)."""
+        raise NotImplementedError(f"{type(self).__name__} has no separable sampling inputs")
 
     def discriminator_fakes(self, batch: Any, step: Step) -> Any:
         """What a sharing family's ``discriminator_loss`` scores as fake: the step's shared fake
@@ -329,11 +356,19 @@ class LatentGAN(GAN):
         return (batch[0], batch[1]) if self.label_classes else (batch, None)
 
     def generate(self, n: int | None, *, cond: Any = None, rng: torch.Generator) -> torch.Tensor:
+        return self.generate_from(*self.sampling_inputs(n, cond=cond, rng=rng))
+
+    def sampling_inputs(self, n: int | None, *, cond: Any = None,
+                        rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The latents drawn from ``rng`` and the labels (None when unconditional)."""
         if not self.label_classes:
-            return self.sampling_generator(self.latent(self.check_unconditional(n, cond), rng))
+            return self.latent(self.check_unconditional(n, cond), rng), None
         labels = label_indices(cond, n, self.label_classes, getattr(self.config, "label_names", ()),
                                self.name or type(self).__name__).to(self.device)
-        return self.sampling_generator(self.latent(len(labels), rng), labels)
+        return self.latent(len(labels), rng), labels
+
+    def generate_from(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.sampling_generator(z) if labels is None else self.sampling_generator(z, labels)
 
     def generator_inputs(self, n: int, rng: torch.Generator) -> torch.Tensor:
         return self.latent(n, rng)

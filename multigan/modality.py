@@ -29,6 +29,10 @@ PathDataset = Callable[[str, "GAN", str, bool], Dataset]
 SampleWriter = Callable[[Any, Path, "GAN"], list[Path]]
 #: ``(sample, path_without_suffix, gan) -> written file``: one sample as one data file.
 ExampleWriter = Callable[[Any, Path, "GAN"], Path]
+#: ``(sample, gan) -> bytes``: one sample as the contents of one file (a PNG, a WAV, a line of text).
+ExampleEncoder = Callable[[Any, "GAN"], bytes]
+#: ``(samples, gan) -> bytes``: a whole batch as one file (a PNG grid, lines of text).
+BatchEncoder = Callable[[Any, "GAN"], bytes]
 #: ``(path, gan) -> cond``: a file turned into what ``gan.sample(cond=...)`` takes.
 ConditionReader = Callable[[str, "GAN"], Any]
 #: ``(gan, data, n_samples, seed, **options) -> {metric: value, ..., "references": {name: {...}}}``;
@@ -63,6 +67,12 @@ class Modality:
         write_example: writes one sample (one item of what ``gan.sample`` returns) as one file
             of the kind ``load_path`` reads back (a PNG, a WAV): ``multigan augment`` makes
             labelled datasets with it.
+        media: ``(suffix, media type)`` of one encoded sample, e.g. ``("png", "image/png")``;
+            a media type under ``text/`` means the bytes are UTF-8 text.
+        encode_example: one sample (one item of what ``gan.sample`` returns) as a file's bytes,
+            of the kind ``media`` names: ``multigan serve`` answers with it.
+        encode_batch: a batch of samples as one file's bytes, where the modality has such a
+            file (an image grid, lines of text); without one, a server zips the examples.
         read_condition: for conditional families, reads a file into a condition
             (``multigan sample RUN --cond FILE``): an audio file into a mel spectrogram.
         unit: what ``multigan bench`` counts per second ("images", "seconds of audio", ...).
@@ -78,6 +88,9 @@ class Modality:
     evaluate: Evaluator | None = None
     config_hints: Callable[[str], dict[str, Any]] = field(default=lambda source: {})
     write_example: ExampleWriter | None = None
+    media: tuple[str, str] | None = None
+    encode_example: ExampleEncoder | None = None
+    encode_batch: BatchEncoder | None = None
     read_condition: ConditionReader | None = None
     unit: str = "examples"
     batch_units: Callable[[Any, "GAN"], float] = field(default=lambda batch, gan: len(batch))

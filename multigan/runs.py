@@ -3,7 +3,8 @@
 A run folder holds ``config.json``, ``metrics.jsonl``, ``checkpoints/`` (``last.pt`` and periodic
 ``step-NNNNNN.pt``) and ``samples/``. A checkpoint is a ``torch.save``d dict, read here with
 ``weights_only=True`` so that no pickled code runs. :func:`load_gan` rebuilds the family from the
-config a checkpoint (or an export, see :mod:`multigan.export`) carries.
+config a checkpoint, an export (:mod:`multigan.export`) or a pretrained folder
+(:mod:`multigan.pretrained`, :func:`from_pretrained`) carries.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from safetensors.torch import load_file
 
 from .errors import ConfigError, DataError, MultiganError, UnknownModelError
 from .export import FORMAT as EXPORT_FORMAT
-from .export import NESTED, is_exported
+from .export import is_exported, unflatten_state
+from .pretrained import is_pretrained, read_pretrained
 
 if TYPE_CHECKING:
     from .gan import GAN
@@ -108,16 +110,55 @@ def split_legacy_config(config: dict[str, Any], train: dict[str, Any] | None) ->
 
 
 def load_gan(path: str | os.PathLike, device: str | torch.device = "cpu") -> "GAN":
-    """A trained GAN from a run folder (its ``checkpoints/last.pt``), a checkpoint file, or a
-    generator exported by ``multigan export`` (``.safetensors``: the generator only).
+    """A trained GAN from a run folder (its ``checkpoints/last.pt``), a checkpoint file, a
+    generator exported by ``multigan export`` (``.safetensors``: the generator only) or a
+    pretrained folder (:func:`from_pretrained`).
 
     The family is rebuilt from the config saved in the checkpoint, so sampling needs nothing
-    else; the EMA generator is restored when the run had one. The GAN is in eval mode.
+    else; the EMA generator is restored when the run had one. The GAN is in eval mode. Loaded
+    from a checkpoint, its :attr:`~multigan.GAN.provenance` says which (:func:`run_provenance`).
     """
+    if is_pretrained(path):
+        return from_pretrained(path, device)
     if is_exported(path):
         return load_exported(path, device)
-    path = resolve_checkpoint(path)
-    return gan_from_state(load_state(path), device, source=path)
+    checkpoint = resolve_checkpoint(path)
+    state = load_state(checkpoint)
+    gan = gan_from_state(state, device, source=checkpoint)
+    gan.provenance = run_provenance(checkpoint, state, gan)
+    return gan
+
+
+def run_provenance(checkpoint: Path, state: dict[str, Any], gan: "GAN") -> dict[str, Any]:
+    """Where the GAN loaded from ``checkpoint`` (whose contents are ``state``) comes from, as
+    its model card tells it: ``run`` (the run folder, when the checkpoint is in one's
+    ``checkpoints/``; else None), ``checkpoint``, ``step``, ``data`` (the data it trained on,
+    the built-in default named), ``train`` (the training settings) and ``eval`` (the run's
+    ``eval.json`` when it scored this very checkpoint, else None)."""
+    from .registry import get_modality
+
+    run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
+    train = state.get("train") if isinstance(state.get("train"), dict) else {}
+    data = train.get("data")
+    return {"run": None if run is None else str(run), "checkpoint": str(checkpoint), "step": state.get("step"),
+            "data": str(data) if data is not None else get_modality(gan.modality).default_source(gan),
+            "train": train, "eval": None if run is None else _run_eval(run, checkpoint, gan.name)}
+
+
+def _run_eval(run: Path, checkpoint: Path, name: str) -> dict[str, Any] | None:
+    """The run's eval.json when it scored ``checkpoint``: ``multigan eval RUN`` scores
+    ``last.pt``, so only when ``checkpoint`` is that file and eval.json is not older. None
+    otherwise, and when it is unreadable (it only ever informs a model card)."""
+    path, last = run / "eval.json", checkpoint_dir(run) / "last.pt"
+    try:
+        if not (last.is_file() and os.path.samefile(checkpoint, last)):
+            return None
+        if path.stat().st_mtime < checkpoint.stat().st_mtime:   # an evaluation of an earlier last.pt
+            return None
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return metrics if isinstance(metrics, dict) and metrics.get("name") == name else None
 
 
 def build_saved(name: str, config: dict[str, Any], where: str) -> "GAN":
@@ -159,10 +200,8 @@ def gan_from_state(state: dict[str, Any], device: str | torch.device = "cpu",
         try:
             module.load_state_dict(state[key])
         except (MultiganError, RuntimeError, KeyError, TypeError, ValueError) as exc:
-            first = str(exc).strip().splitlines()
-            detail = " ".join(line.strip() for line in first[:3])
             raise DataError(f"{where}: its {key} state does not fit the {name!r} model its config describes "
-                            f"({detail})") from exc
+                            f"({_first_lines(exc)})") from exc
     gan.load_artifacts({k: bytes(v.numpy().tobytes()) for k, v in (state.get("artifacts") or {}).items()})
     try:
         gan.use_kernels(train.get("kernels", "auto"))
@@ -187,20 +226,52 @@ def load_exported(path: str | os.PathLike, device: str | torch.device = "cpu") -
     if metadata.get("format") != EXPORT_FORMAT:
         raise DataError(f"{str(path)!r} is a safetensors file but not a multigan generator export "
                         "(no 'format: multigan-generator' in its metadata)")
-    config, train = split_legacy_config(json.loads(metadata["config"]), {"kernels": metadata.get("kernels")}
-                                        if "kernels" in metadata else None)
-    state: dict[str, Any] = dict(tensors)
-    for alias, original in json.loads(metadata["aliases"]).items():
-        state[alias] = state[original]
-    for key in json.loads(metadata["nested"]):
-        prefix = key + NESTED
-        state[key] = {k[len(prefix):]: state.pop(k) for k in list(state) if k.startswith(prefix)}
     where = f"exported generator {str(path)!r}"
-    gan = build_saved(metadata["name"], config, where)
+    try:
+        name = metadata["name"]
+        config, train = split_legacy_config(json.loads(metadata["config"]), {"kernels": metadata.get("kernels")}
+                                            if "kernels" in metadata else None)
+        state = unflatten_state(tensors, metadata)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{where}: its metadata is damaged ({type(exc).__name__}: {exc})") from exc
+    gan = gan_from_generator(name, config, train.get("kernels", "auto"), state, where)
+    return gan.place(device).eval()
+
+
+def from_pretrained(directory: str | os.PathLike, device: str | torch.device = "cpu") -> "GAN":
+    """The GAN a pretrained folder (``gan.save_pretrained(DIR)``, ``multigan export RUN --format
+    hf``; see :mod:`multigan.pretrained`) holds: its generator loaded, its artifacts (a text
+    family's tokenizer) and :attr:`~multigan.GAN.provenance` restored, in eval mode, on
+    ``device``; when they are an EMA generator's, both ``generator`` and ``generator_ema`` hold
+    them. Reads the folder's files and nothing else (no network). Raises
+    :class:`DataError` naming the file when the folder is not a whole pretrained folder."""
+    record, state, artifacts = read_pretrained(directory)
+    where = f"pretrained model {str(directory)!r}"
+    gan = gan_from_generator(record["name"], record["config"], record["kernels"], state, where)
+    if record["weights"] == "generator_ema":
+        gan.add_ema()   # the saved weights are an EMA generator's: the GAN says so when saved again
+    try:
+        gan.load_artifacts(artifacts)
+    except (MultiganError, RuntimeError, ValueError) as exc:
+        raise DataError(f"{where}: its files {', '.join(sorted(artifacts))} do not load: {exc}") from exc
+    gan.provenance = record["provenance"]
+    return gan.place(device).eval()
+
+
+def gan_from_generator(name: str, config: dict[str, Any], kernels: str, state: dict[str, Any], where: str) -> "GAN":
+    """The family ``name`` built with ``config``, ``state`` loaded into its generator (an export's
+    or a pretrained folder's weights) and computing with ``kernels``; its discriminator is
+    freshly initialised. ``where`` names the file in a :class:`DataError` when they do not fit."""
+    gan = build_saved(name, config, where)
     try:
         gan.generator.load_state_dict(state)
-        gan.use_kernels(train.get("kernels", "auto"))
-    except (MultiganError, RuntimeError) as exc:
-        raise DataError(f"exported generator {str(path)!r} does not fit the {metadata['name']!r} model "
-                        f"its metadata describes: {exc}") from exc
-    return gan.place(device).eval()
+        gan.use_kernels(kernels)
+    except (MultiganError, RuntimeError, KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{where} does not fit the {name!r} model it describes ({_first_lines(exc)})") from exc
+    return gan
+
+
+def _first_lines(exc: Exception) -> str:
+    """The first three lines of ``exc``'s message as one (``load_state_dict`` lists every
+    mismatched tensor on a line of its own)."""
+    return " ".join(line.strip() for line in str(exc).strip().splitlines()[:3])

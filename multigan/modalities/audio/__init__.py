@@ -16,7 +16,7 @@ from .contract import AudioGAN
 from ...labels import Labelled, folder_labels
 from .data import PITCH_NAMES, AudioFolder, MelPairs, audio_files, check_audio_batch, notes, read_audio
 from .features import MelSpectrogram
-from .io import write_audio_example, write_audio_samples
+from .io import encode_audio_example, write_audio_example, write_audio_samples
 from .metrics import evaluate_labelled, evaluate_pitch, evaluate_vocoder
 from .speech import speech as speech_dataset  # the module keeps the name speech
 from . import hifigan, melgan, wavegan  # noqa: F401,E402  (register the families)
@@ -90,6 +90,8 @@ AUDIO = register_modality(Modality(
     load_path=_folder,
     write_samples=write_audio_samples,
     write_example=write_audio_example,
+    media=("wav", "audio/wav"),
+    encode_example=encode_audio_example,
     check_batch=check_audio_batch,
     evaluate=_evaluate,
     read_condition=_read_condition,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +29,18 @@ def _mono(wav: Tensor | np.ndarray) -> np.ndarray:
     return np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
 
 
+def wav_bytes(wav: Tensor | np.ndarray, sample_rate: int) -> bytes:
+    """A mono waveform (1, T) or (T,) as the bytes of a 16-bit PCM WAV, clipped to [-1, 1]."""
+    out = io.BytesIO()
+    sf.write(out, np.clip(_mono(wav), -1, 1), sample_rate, subtype="PCM_16", format="WAV")
+    return out.getvalue()
+
+
 def save_wav(wav: Tensor | np.ndarray, path: str | Path, sample_rate: int) -> Path:
     """Write a mono waveform (1, T) or (T,) as 16-bit PCM WAV, clipped to [-1, 1]."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.clip(_mono(wav), -1, 1), sample_rate, subtype="PCM_16", format="WAV")
+    path.write_bytes(wav_bytes(wav, sample_rate))
     return path
 
 
@@ -86,6 +94,11 @@ def write_audio_samples(samples: Tensor, stem: Path, gan) -> list[Path]:
         written.append(save_wav(wav, stem.with_name(name + ".wav"), gan.sample_rate))
         written.append(save_spectrogram_png(wav, stem.with_name(name + ".png"), gan.sample_rate))
     return written
+
+
+def encode_audio_example(wav: Tensor, gan) -> bytes:
+    """One waveform (1, T) as the bytes of a WAV at ``gan.sample_rate``."""
+    return wav_bytes(wav, gan.sample_rate)
 
 
 def write_audio_example(wav: Tensor, stem: Path, gan) -> Path:

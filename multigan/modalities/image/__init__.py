@@ -9,7 +9,7 @@ from ...labels import Labelled, folder_labels
 from ...registry import register_modality
 from .contract import ImageGAN
 from .data import check_image_batch, digits, image_files, load_image_path
-from .io import write_image_example, write_image_samples
+from .io import encode_image_batch, encode_image_example, write_image_example, write_image_samples
 from .metrics import evaluate_images
 from . import dcgan, sngan  # noqa: F401,E402  (register the families)
 
@@ -58,6 +58,9 @@ IMAGE = register_modality(Modality(
     load_path=_load_path,
     write_samples=write_image_samples,
     write_example=write_image_example,
+    media=("png", "image/png"),
+    encode_example=encode_image_example,
+    encode_batch=encode_image_batch,
     check_batch=check_image_batch,
     evaluate=evaluate_images,
     config_hints=_config_hints,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -27,12 +28,19 @@ def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2) -> np.
     return grid.permute(1, 2, 0).numpy()
 
 
+def png_bytes(images: Tensor, nrow: int | None = None, padding: int = 2) -> bytes:
+    """Images (N, C, H, W) in [-1, 1] as the bytes of one PNG grid (:func:`image_grid`)."""
+    array = image_grid(images, nrow, padding)
+    out = io.BytesIO()
+    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(out, format="PNG")
+    return out.getvalue()
+
+
 def save_image_grid(images: Tensor, path: str | Path, nrow: int | None = None, padding: int = 2) -> Path:
     """Save images (N, C, H, W) in [-1, 1] as one PNG grid at ``path``."""
-    array = image_grid(images, nrow, padding)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(path)
+    path.write_bytes(png_bytes(images, nrow, padding))
     return path
 
 
@@ -43,6 +51,19 @@ def write_image_samples(samples: Tensor, stem: Path, gan=None) -> list[Path]:
     return [save_image_grid(samples, path)]
 
 
+def encode_image_example(image: Tensor, gan=None) -> bytes:
+    """One image (C, H, W) in [-1, 1] as the bytes of a PNG of its own size."""
+    return png_bytes(image[None], nrow=1, padding=0)
+
+
+def encode_image_batch(images: Tensor, gan=None) -> bytes:
+    """Images (N, C, H, W) in [-1, 1] as the bytes of one PNG grid."""
+    return png_bytes(images)
+
+
 def write_image_example(image: Tensor, stem: Path, gan=None) -> Path:
     """One image (C, H, W) in [-1, 1] as ``<stem>.png``: an example of a dataset folder."""
-    return save_image_grid(image[None], Path(stem).with_suffix(".png"), nrow=1, padding=0)
+    path = Path(stem).with_suffix(".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode_image_example(image))
+    return path

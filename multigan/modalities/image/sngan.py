@@ -133,7 +133,8 @@ class SNGANGenerator(nn.Module):
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         if y is None and self.num_classes:  # latents alone (the EMA's BatchNorm statistics): every class in turn
             y = torch.arange(len(z), device=z.device) % self.num_classes
-        h = self.linear(z).view(len(z), self.width, 4, 4)
+        # z.shape[0], not len(z): a symbolic size under torch.export (ONNX export with a dynamic batch)
+        h = self.linear(z).view(z.shape[0], self.width, 4, 4)
         for block in self.blocks:
             h = block(h, y)
         return self.out(h)

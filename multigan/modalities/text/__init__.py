@@ -12,7 +12,7 @@ from ...modality import Modality
 from ...registry import register_modality
 from .contract import TextGAN
 from .data import ORACLE_VOCAB, SEQ_LEN, load_text_path, oracle
-from .io import write_text_samples
+from .io import text_lines, write_text_samples
 from .metrics import evaluate_text
 from . import seqgan  # noqa: F401,E402  (registers the family)
 from . import relgan  # noqa: F401,E402  (registers the family)
@@ -32,6 +32,14 @@ def _corpus(path, gan: TextGAN, split, skip_bad_files):
 
 def _write(samples, stem, gan: TextGAN):
     return write_text_samples(gan.decode(samples), stem)
+
+
+def _encode_example(ids, gan: TextGAN) -> bytes:
+    return " ".join(gan.decode(ids[None])[0].splitlines()).encode("utf-8")
+
+
+def _encode_batch(ids, gan: TextGAN) -> bytes:
+    return text_lines(gan.decode(ids))
 
 
 def check_ids(batch, gan: TextGAN) -> None:
@@ -54,6 +62,9 @@ TEXT = register_modality(Modality(
     datasets={"oracle": _oracle},
     load_path=_corpus,
     write_samples=_write,
+    media=("txt", "text/plain; charset=utf-8"),
+    encode_example=_encode_example,
+    encode_batch=_encode_batch,
     check_batch=check_ids,
     evaluate=evaluate_text,
     unit="sequences",
