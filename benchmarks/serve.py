@@ -12,7 +12,9 @@ up big batches and can slow batch 1, so the speed-up compares each side at its b
 (``multigan.serve.load.run_load``: concurrent httpx clients on the loopback address, each
 bounded in requests and seconds) hits each, and the script prints and keeps (in
 ``results/DATE-serve-MODEL.json`` and ``.md``) requests/s, p50 and p99 latency, errors and lost
-requests, and the batching speed-up. The clients run on the same CPU as the server.
+requests, and the batching speed-up. The clients run on the same CPU as the server, in one
+process and in two (``--processes``): a client costs about as much CPU per request as the
+server, so on a 2-core machine one client process can be what limits the rate.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import torch
 import multigan
 from multigan.bench import machine, machine_fields
 from multigan.export import export_generator
-from multigan.serve.load import run_load, server_process
+from multigan.serve.load import cpu_seconds, run_load, server_process
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -41,6 +43,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64, help="concurrent clients (default: 64)")
     parser.add_argument("--requests", type=int, default=20, help="requests per client (default: 20)")
     parser.add_argument("--seconds", type=float, default=120, help="each load's time bound (default: 120)")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2],
+                        help="run the clients in each of these numbers of processes (default: 1 2)")
     parser.add_argument("--n", type=int, default=1, help="samples per request (default: 1)")
     parser.add_argument("--max-batch", type=int, default=64, help="the batching server's --max-batch (default: 64)")
     parser.add_argument("--max-wait-ms", type=float, default=5, help="the batching server's --max-wait-ms (default: 5)")
@@ -57,12 +61,17 @@ def main() -> None:
         batching = ["--max-batch", str(args.max_batch), "--max-wait-ms", str(args.max_wait_ms)]
         for label, options in [(label, [*opts, "--precision", p]) for label, opts in
                                (("one at a time", one), ("dynamic batching", batching)) for p in args.precision]:
-            with server_process([str(export)], *options, "--max-n", str(max(args.n, 1))) as (_, url):
+            with server_process([str(export)], *options, "--max-n", str(max(args.n, 1))) as (proc, url):
                 run_load(url, args.model, clients=4, requests=2, seconds=30, body={"n": args.n})   # warm-up
-                result = run_load(url, args.model, clients=args.clients, requests=args.requests,
-                                  seconds=args.seconds, body={"n": args.n})
-            rows.append({"server": label, "options": " ".join(options), **result})
-            print(json.dumps(rows[-1]), file=sys.stderr)
+                for processes in args.processes:
+                    before = cpu_seconds(proc.pid)
+                    result = run_load(url, args.model, clients=args.clients, requests=args.requests,
+                                      seconds=args.seconds, body={"n": args.n}, processes=processes)
+                    after = cpu_seconds(proc.pid)
+                    server_cpu = None if before is None else round(1000 * (after - before) / max(result["sent"], 1), 3)
+                    rows.append({"server": label, "options": " ".join(options), **result,
+                                 "server_cpu_ms_per_req": server_cpu})
+                    print(json.dumps(rows[-1]), file=sys.stderr)
     # each side at its best precision: bf16 helps big batches but slows batch 1 on some CPUs
     best = {label: max(r["req_per_s"] for r in rows if r["server"] == label)
             for label in ("one at a time", "dynamic batching")}
@@ -85,14 +94,15 @@ def main() -> None:
 
 def format_rows(rows: list[dict], speedup: float) -> str:
     """A Markdown table of the load results, and the speed-up line."""
-    lines = ["| server | options | clients | sent | ok | 4xx | 5xx | lost | req/s | p50 ms | p99 ms |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| server | options | clients (processes) | sent | ok | 4xx | 5xx | lost | req/s | p50 ms | p99 ms "
+             "| CPU ms/request: server | clients |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        lines.append(f"| {r['server']} | `{r['options']}` | {r['clients']} | {r['sent']} | {r['ok']} | "
+        lines.append(f"| {r['server']} | `{r['options']}` | {r['clients']} ({r['processes']}) | {r['sent']} | {r['ok']} | "
                      f"{r['client_errors']} | {r['server_errors']} | {r['lost']} | {r['req_per_s']:.1f} | "
-                     f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} |")
+                     f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['server_cpu_ms_per_req']} | {r['client_cpu_ms_per_req']} |")
     return "\n".join(lines) + (f"\n\ndynamic batching: {speedup:.2f}x the requests/s of one at a time "
-                                "(each at its best precision)\n")
+                                "(each at its best precision and client processes)\n")
 
 
 if __name__ == "__main__":

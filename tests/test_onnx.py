@@ -14,11 +14,11 @@ from multigan.config import config_to_dict
 from multigan.errors import ConfigError, DataError
 from multigan.modalities.text.tokenizer import EOS, train_tokenizer
 
-pytest.importorskip("onnxscript")
-ort = pytest.importorskip("onnxruntime")
-onnx = pytest.importorskip("onnx")
+import onnx
+import onnxruntime as ort
 
-from multigan.onnx_export import export_onnx, read_metadata, sample_text_onnx  # noqa: E402
+from multigan.cli import main
+from multigan.onnx_export import export_onnx, read_metadata, sample_text_onnx
 
 TOLERANCE = 1e-4  # max abs difference, float32
 TEXT = dict(vocab_size=28, max_len=6)
@@ -270,3 +270,19 @@ def test_what_cannot_be_exported_or_sampled_is_named(tmp_path, exported):
     onnx.save(model, str(tmp_path / "other.onnx"))
     with pytest.raises(DataError, match="not a multigan ONNX export"):
         read_metadata(tmp_path / "other.onnx")
+
+
+def test_the_export_command_writes_a_run_s_graph(tmp_path, capsys):
+    run = tmp_path / "run"
+    settings = dict(data="digits", out_dir=run, batch_size=4, progress=False, sample_every=0)
+    multigan.Trainer(multigan.build("dcgan", **TINY["dcgan"][1]), max_steps=1, **settings).fit()
+    capsys.readouterr()
+    assert main(["export", str(run), "--format", "onnx"]) == 0
+    path = Path(capsys.readouterr().out.strip())
+    assert path == run / "generator.onnx"
+    gan = multigan.load(run)
+    z = torch.randn(3, gan.config.latent_dim)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {session.get_inputs()[0].name: z.numpy()})
+    with torch.no_grad():
+        assert _max_diff(out, gan.sampling_generator(z)) <= TOLERANCE

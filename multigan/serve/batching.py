@@ -141,11 +141,8 @@ class Batcher:
     def _generate(self, jobs: list[Job]) -> list[Any]:
         """Each job's samples, or the exception its request gets."""
         with torch.inference_mode(), autocast(self.precision, self.model.gan.device):
-            if all(not job.options for job in jobs):
-                batched = self._separable(jobs)
-                if batched is not None:
-                    return batched
-            return [self._alone(job) for job in jobs]
+            outcomes = self._separable(jobs) if all(not job.options for job in jobs) else None
+            return outcomes if outcomes is not None else [self._alone(job) for job in jobs]
 
     def _separable(self, jobs: list[Job]) -> list[Any] | None:
         """One forward pass for every job whose inputs could be drawn, or None when the family's

@@ -28,11 +28,17 @@ def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2) -> np.
     return grid.permute(1, 2, 0).numpy()
 
 
-def png_bytes(images: Tensor, nrow: int | None = None, padding: int = 2) -> bytes:
-    """Images (N, C, H, W) in [-1, 1] as the bytes of one PNG grid (:func:`image_grid`)."""
+#: zlib level of PNGs written to disk (PIL's default), and of PNGs a server sends: about 4x
+#: faster to encode than level 6 for some 20% more bytes (DCGAN's 64x64 samples)
+PNG_LEVEL, FAST_PNG_LEVEL = 6, 1
+
+
+def png_bytes(images: Tensor, nrow: int | None = None, padding: int = 2, level: int = PNG_LEVEL) -> bytes:
+    """Images (N, C, H, W) in [-1, 1] as the bytes of one PNG grid (:func:`image_grid`),
+    compressed at zlib ``level``."""
     array = image_grid(images, nrow, padding)
     out = io.BytesIO()
-    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(out, format="PNG")
+    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(out, format="PNG", compress_level=level)
     return out.getvalue()
 
 
@@ -51,19 +57,20 @@ def write_image_samples(samples: Tensor, stem: Path, gan=None) -> list[Path]:
     return [save_image_grid(samples, path)]
 
 
-def encode_image_example(image: Tensor, gan=None) -> bytes:
-    """One image (C, H, W) in [-1, 1] as the bytes of a PNG of its own size."""
-    return png_bytes(image[None], nrow=1, padding=0)
+def encode_image_example(image: Tensor, gan=None, level: int = FAST_PNG_LEVEL) -> bytes:
+    """One image (C, H, W) in [-1, 1] as the bytes of a PNG of its own size (fast to encode,
+    by default: what a server sends)."""
+    return png_bytes(image[None], nrow=1, padding=0, level=level)
 
 
 def encode_image_batch(images: Tensor, gan=None) -> bytes:
-    """Images (N, C, H, W) in [-1, 1] as the bytes of one PNG grid."""
-    return png_bytes(images)
+    """Images (N, C, H, W) in [-1, 1] as the bytes of one PNG grid, fast to encode."""
+    return png_bytes(images, level=FAST_PNG_LEVEL)
 
 
 def write_image_example(image: Tensor, stem: Path, gan=None) -> Path:
     """One image (C, H, W) in [-1, 1] as ``<stem>.png``: an example of a dataset folder."""
     path = Path(stem).with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(encode_image_example(image))
+    path.write_bytes(encode_image_example(image, level=PNG_LEVEL))
     return path
