@@ -294,3 +294,18 @@ def test_refused_commands_say_why_in_one_line(tmp_path, models, capsys):
     finally:
         busy.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_run_folders_and_pretrained_folders_are_served_under_their_names(tmp_path):
+    run = tmp_path / "digits-run"
+    multigan.Trainer(multigan.build("dcgan", **TINY_DCGAN), data="digits", out_dir=run, max_steps=1, batch_size=4,
+                     progress=False, sample_every=0).fit()
+    (run / "eval.json").write_text(json.dumps({"fd": 99.0}))
+    multigan.load(run).save_pretrained(tmp_path / "hub-folder")
+    with server_process([str(run), str(tmp_path / "hub-folder"), f"alias={run}"], *LIMITS) as (_, url):
+        listed = {m["name"]: m for m in httpx.get(url + "/v1/models").json()["models"]}
+        assert set(listed) == {"digits-run", "hub-folder", "alias"}
+        assert listed["digits-run"]["metrics"] == {"fd": 99.0} and listed["hub-folder"]["family"] == "dcgan"
+        answers = [post(url, f"/v1/models/{name}/generate", {"n": 1, "seed": 4}) for name in sorted(listed)]
+        assert all(a.status_code == 200 for a in answers)
+        assert len({a.content for a in answers}) == 1          # the same generator behind all three names
