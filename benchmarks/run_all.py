@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field of every family given (e.g. --families hifigan --set version=v3)")
     parser.add_argument("--name", help="file name stem (default: DATE-DEVICE, DATE-DEVICE-inference with --inference)")
+    parser.add_argument("--results", default=str(RESULTS), help="folder for the JSON and Markdown (default: results/)")
+    parser.add_argument("--compile", action="store_true", help="also time each row with torch.compile on")
     args = parser.parse_args()
     overrides = parse_set_options(args.set)
 
@@ -75,15 +77,19 @@ def main() -> None:
             for precision in args.precision or ["32"]:
                 for kernels in args.kernels or ["auto", "eager"]:
                     print(f"{family} precision={precision} kernels={kernels} ...", flush=True)
-                    rows += bench(family, steps=args.steps, warmup=args.warmup, precision=precision, kernels=kernels,
-                                  batch_size=args.batch_size, device=args.device, overrides=overrides)
-                    print(show(rows[-1:]).splitlines()[-1], flush=True)
+                    for compiled in [False, True] if args.compile else [False]:
+                        new = bench(family, steps=args.steps, warmup=args.warmup, precision=precision,
+                                    kernels=kernels, batch_size=args.batch_size, device=args.device,
+                                    overrides=overrides, compile=compiled)
+                        rows += new
+                        print("\n".join(show(new).splitlines()[2:]), flush=True)
 
     device = "gpu" if rows[0]["device"].startswith("cuda") else "cpu"
     stem = args.name or f"{datetime.date.today().isoformat()}-{device}" + ("-inference" if args.inference else "")
     command = "python benchmarks/run_all.py " + " ".join(sys.argv[1:])
-    RESULTS.mkdir(exist_ok=True)
-    write_json(rows, RESULTS / f"{stem}.json", command)
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    write_json(rows, results / f"{stem}.json", command)
     table = show(rows)
     emulated = ("- bf16 rows marked \"(emulated)\" ran on a CPU without native bf16 (oneDNN emulates it): "
                 "they say nothing about a CPU with AVX-512 BF16 or AMX\n" if any(map(emulated_bf16, rows)) else "")
@@ -96,7 +102,7 @@ def main() -> None:
         title, timed = "Training throughput", (
             f"median of {args.steps} timed iterations after {args.warmup} warm-up; \"plain loop\": "
             "multigan/baselines/, eager fp32, timed in the same process")
-    (RESULTS / f"{stem}.md").write_text(
+    (results / f"{stem}.md").write_text(
         f"# {title}, {rows[0]['date']}\n\n"
         f"- command: `{command}`\n- machine: {rows[0]['machine']}\n"
         f"- CPU: {rows[0]['cpu_model']}, torch capability {rows[0]['cpu_capability']}, "
@@ -104,7 +110,7 @@ def main() -> None:
         f"- versions: Python {platform.python_version()}, torch {torch.__version__}\n"
         f"- {timed}\n{emulated}\n{table}\n")
     print(table)
-    print(f"written: {RESULTS / stem}.json and .md")
+    print(f"written: {results / stem}.json and .md")
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def _peak_memory_mb(device: torch.device) -> float:
 
 @contextlib.contextmanager
 def prepared(name: str, precision: str = "auto", kernels: str = "auto", batch_size: int | None = None,
-             device: str = "auto", overrides: dict[str, Any] | None = None
+             device: str = "auto", overrides: dict[str, Any] | None = None, compile: bool = False
              ) -> Iterator[tuple[Trainer, float, dict[str, Callable[[], None]]]]:
     """Family ``name`` ready to time: its trainer (set up in a temporary run folder, cycling
     through a few batches already on the device), the units one batch holds, and one callable
@@ -123,7 +123,7 @@ def prepared(name: str, precision: str = "auto", kernels: str = "auto", batch_si
     gan = build(name, **(overrides or {}))
     with tempfile.TemporaryDirectory() as out_dir:
         trainer = Trainer(gan, out_dir=out_dir, batch_size=batch_size, precision=precision, kernels=kernels,
-                          device=device, progress=False, max_steps=1)
+                          device=device, progress=False, max_steps=1, compile=compile)
         trainer.setup(repeat_batches=N_BATCHES)
         units = get_modality(gan.modality).batch_units(trainer.repeated_batches[0], gan)
 
@@ -141,7 +141,7 @@ def prepared(name: str, precision: str = "auto", kernels: str = "auto", batch_si
 
 def bench(name: str, steps: int = 10, warmup: int = 2, precision: str = "auto", kernels: str = "auto",
           batch_size: int | None = None, device: str = "auto", overrides: dict[str, Any] | None = None,
-          baseline: bool = True) -> list[dict[str, Any]]:
+          baseline: bool = True, compile: bool = False) -> list[dict[str, Any]]:
     """Time family ``name``'s training iterations; one dict per row (see the module docstring).
 
     ``precision`` is one of :data:`multigan.precision.PRECISIONS`; ``"auto"`` (the default) is
@@ -150,20 +150,28 @@ def bench(name: str, steps: int = 10, warmup: int = 2, precision: str = "auto", 
     ``throughput``, ``baseline_throughput``, ``speedup``, ``median_s``, ``baseline_median_s``,
     ``peak_memory_mb``, ``precision`` (what ran: ``"32"``, ``"bf16-mixed"``, ...),
     ``precision_requested`` (what was asked: ``"auto"``, ...), ``kernels``, ``compile``,
-    ``device``, ``batch_size``, the machine (``machine``, ``cpu_capability``, ``bf16_native``,
+    ``device``, ``batch_size``, ``first_s``, ``compile_s``, the machine (``machine``, ``cpu_capability``, ``bf16_native``,
     ``cpu_model``, ``cpu_threads``) and the versions.
+
+    With ``compile`` the trainer compiles G's and D's forward passes (``torch.compile``); the
+    first iteration, which compiles, is timed on its own (``first_s``), and ``compile_s`` is
+    its excess over the steady-state median, so the throughput is the compiled code's alone.
     """
     if steps < 1 or warmup < 0:
         raise ConfigError(f"bench needs steps >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
     rows = []
-    with prepared(name, precision, kernels, batch_size, device, overrides) as (trainer, units, iterations):
+    with prepared(name, precision, kernels, batch_size, device, overrides, compile) as (trainer, units, iterations):
         gan, dev = trainer.gan, trainer.device
         unit = get_modality(gan.modality).unit
         reference = load_baseline(name) if baseline else None
         for label, ours in iterations.items():
             if dev.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(dev)
-            for _ in range(max(warmup, 1)):  # at least one, so the peak memory is multigan's own
+            first = time.perf_counter()
+            ours()   # at least one untimed call, so the peak memory is multigan's own (and compiling is done)
+            _sync(dev)
+            first = time.perf_counter() - first
+            for _ in range(warmup - 1):
                 ours()
             row = {"family": name, "step": label, "unit": f"{unit}/s", "peak_memory_mb": _peak_memory_mb(dev)}
             if reference is None:
@@ -177,7 +185,8 @@ def bench(name: str, steps: int = 10, warmup: int = 2, precision: str = "auto", 
                 row.update(baseline_throughput=baseline_units / base_seconds, baseline_median_s=base_seconds,
                            speedup=(units / seconds) / (baseline_units / base_seconds))
                 del step_fn
-            row.update(throughput=units / seconds, median_s=seconds)
+            row.update(throughput=units / seconds, median_s=seconds, first_s=first,
+                       compile_s=max(first - seconds, 0.0) if compile else None)
             rows.append({**row, "precision": trainer.precision, "precision_requested": precision,
                          "kernels": kernels, "compile": trainer.requested.compile, "device": str(dev),
                          "machine": machine(dev), **machine_fields(), "batch_size": trainer.batch_size,
@@ -192,15 +201,16 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     ``bf16-mixed (emulated)``; the ``cpu`` column is the CPU's vector extensions (torch's
     ``get_cpu_capability()``, ``n/a`` for rows that predate it)."""
     lines = ["| family | step | unit | multigan | plain loop | speed-up | precision | kernels | batch | peak MB "
-             "| device | cpu |",
-             "| --- | --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- | --- |"]
+             "| device | cpu | compile s |",
+             "| --- | --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- | --- | ---: |"]
     for r in rows:
         base = "n/a" if r["baseline_throughput"] is None else f"{r['baseline_throughput']:.4g}"
         speed = "n/a" if r["speedup"] is None else f"{r['speedup']:.2f}x"
         precision = f"{r['precision']}{' (emulated)' if emulated_bf16(r) else ''}"
         lines.append(f"| {r['family']} | {r['step']} | {r['unit']} | {r['throughput']:.4g} | {base} | {speed} "
                      f"| {precision} | {r['kernels']}{' +compile' if r['compile'] else ''} | {r['batch_size']} "
-                     f"| {r['peak_memory_mb']:.0f} | {r['device']} | {r.get('cpu_capability') or 'n/a'} |")
+                     f"| {r['peak_memory_mb']:.0f} | {r['device']} | {r.get('cpu_capability') or 'n/a'} "
+                     f"| {'' if r.get('compile_s') is None else format(r['compile_s'], '.1f')} |")
     return "\n".join(lines)
 
 

@@ -150,6 +150,8 @@ def _parser() -> argparse.ArgumentParser:
     be.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     be.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
     be.add_argument("--no-baseline", action="store_true", help="time multigan only")
+    be.add_argument("--compile", action="store_true", help="also time the trainer with torch.compile on (G's and D's "
+                                                          "forward passes); compile time is reported on its own")
     be.add_argument("--json", help="also write the rows to this JSON file")
     return p
 
@@ -415,9 +417,10 @@ def _bench(args: argparse.Namespace) -> int:
         if args.seconds is not None:
             raise ConfigError("--seconds sets the audio a vocoder is given when timing generation: use it with "
                               "--inference")
-        rows = bench(args.name, steps=args.steps, warmup=args.warmup, precision=args.precision or "auto",
-                     kernels=args.kernels, batch_size=args.batch_size, device=args.device, overrides=overrides,
-                     baseline=not args.no_baseline)
+        rows = [row for compiled in ([False, True] if args.compile else [False])
+                for row in bench(args.name, steps=args.steps, warmup=args.warmup, precision=args.precision or "auto",
+                                 kernels=args.kernels, batch_size=args.batch_size, device=args.device,
+                                 overrides=overrides, baseline=not args.no_baseline, compile=compiled)]
         print(format_table(rows))
     if args.json:
         write_json(rows, args.json, command=shlex.join(["multigan", *args.argv]))

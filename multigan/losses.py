@@ -103,7 +103,10 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
     eps = torch.rand(eps_shape, device=real.device, dtype=real.dtype, generator=generator)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-    grad = _input_gradients(critic(x_hat), x_hat)
+    # A compiled critic (compile=True) runs eagerly here: torch.compile's graphs have no double
+    # backward, which the penalty's gradient needs.
+    with torch.compiler.set_stance("force_eager"):
+        grad = _input_gradients(critic(x_hat), x_hat)
     return ((grad.norm(2, dim=1) - 1) ** 2).mean()
 
 

@@ -31,7 +31,8 @@ class TrainSettings:
                             choices=PRECISIONS)
     kernels: str = option("auto", "auto: fused Triton kernels and fast paths where they run (CUDA); "
                                   "eager: plain PyTorch ops only", choices=KERNELS)
-    compile: bool = option(False, "torch.compile G and D (the first steps are slow while it compiles)")
+    compile: bool = option(False, "torch.compile G's and D's forward passes (the first steps are slow while it "
+                                  "compiles; a gradient penalty's double backward runs eagerly)")
     seed: int = option(0, "seeds Python, NumPy and torch, and the data order", low=0)
     device: str = option("auto", "auto (CUDA when available), cpu, cuda, cuda:N; under torchrun, this "
                                  "process's GPU")

@@ -177,9 +177,12 @@ class Trainer:
         gan.place(self.device).train()
         if cfg.ema_decay > 0 and gan.generator_ema is None:
             gan.add_ema()
-        if s.compile:  # in place, so state_dict keys stay those of the plain modules
-            gan.generator.compile()
-            gan.discriminator.compile()
+        if s.compile:
+            # In place, so state_dict keys stay those of the plain modules. fallback_random: random
+            # ops in a compiled graph draw from torch's generators as eager code does (not from
+            # Inductor's own), so compiled runs follow the seed and resume exactly.
+            for net in (gan.generator, gan.discriminator):
+                net.compile(options={"fallback_random": True})
         nets = {"generator": gan.generator, "discriminator": gan.discriminator}
         adam = {"generator": dict(lr=cfg.lr_g, betas=cfg.betas_g), "discriminator": dict(lr=cfg.lr_d, betas=cfg.betas_d)}
         # fused Adam: one kernel for every parameter's update on CUDA (PyTorch's own; exact Adam)
