@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from .kernels import bias_act
 from .kernels.dispatch import check_impl, fused_runs
@@ -102,6 +103,15 @@ def in_float32(layer: nn.Module, x: Tensor) -> Tensor:
     exactly ``layer(x)``."""
     with torch.autocast(x.device.type, enabled=False):
         return layer(x.float())
+
+
+def has_spectral_norm(module: nn.Module) -> bool:
+    """Whether ``module`` or a submodule is :func:`spectral_normed`: its power iteration updates
+    buffers in place on every training forward, which ``torch.compile``'s backward cannot
+    follow when the module runs twice before one backward (real and fake through D)."""
+    return any(isinstance(p, nn.utils.parametrizations._SpectralNorm)
+               for m in module.modules() if parametrize.is_parametrized(m)
+               for ps in m.parametrizations.values() for p in ps)
 
 
 def spectral_normed(module: nn.Module, enabled: bool = True) -> nn.Module:

@@ -9,12 +9,14 @@ DCGAN and WaveGAN (whose gradient penalty needs the eager fallback for its doubl
 """
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 import torch
 
 import multigan
+from multigan.errors import MultiganWarning
 from multigan.runs import load_state
 
 TINY = json.loads((Path(__file__).parent.parent / "benchmarks" / "tiny_configs.json").read_text())
@@ -39,7 +41,9 @@ def losses(line):
 @pytest.mark.parametrize("name", FAMILIES)
 def test_compiled_training_logs_the_eager_losses_and_keeps_plain_keys(tmp_path, name):
     eager = train(name, tmp_path / "eager", 3, compile=False)
-    compiled = train(name, tmp_path / "compiled", 3, compile=True)
+    # spectral norm's in-place power iteration keeps SNGAN's D eager, and says so
+    with pytest.warns(MultiganWarning, match="discriminator runs eagerly") if name == "sngan" else nullcontext():
+        compiled = train(name, tmp_path / "compiled", 3, compile=True)
     assert [(line["phase"], line["step"]) for line in eager] == [(line["phase"], line["step"]) for line in compiled]
     for a, b in zip(eager, compiled):
         assert losses(a) and losses(a).keys() == losses(b).keys()
@@ -59,4 +63,7 @@ def test_a_compiled_run_resumes_exactly(tmp_path, name):
     train(name, tmp_path / "resumed", 4, compile=True)          # the same call continues the run
     straight = multigan.load(tmp_path / "straight").state_dict()
     for key, value in multigan.load(tmp_path / "resumed").state_dict().items():
+        if isinstance(value, dict):           # a text family's tokenizer, kept as extra state
+            assert value.keys() == straight[key].keys(), key
+            continue
         assert torch.equal(value, straight[key]), key

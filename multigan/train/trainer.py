@@ -27,6 +27,7 @@ from ..config import config_to_dict
 from ..errors import ConfigError, DataError, TrainingError, warn
 from ..files import link_atomic, remove_stale, save_atomic, write_bytes_atomic, write_text_atomic
 from ..gan import GAN, Losses, Phase, Step
+from ..layers import has_spectral_norm
 from ..precision import autocast, resolve_precision
 from ..registry import get_modality
 from ..runs import FORMAT, VERSION, checkpoint_dir, load_state, split_legacy_config
@@ -178,11 +179,7 @@ class Trainer:
         if cfg.ema_decay > 0 and gan.generator_ema is None:
             gan.add_ema()
         if s.compile:
-            # In place, so state_dict keys stay those of the plain modules. fallback_random: random
-            # ops in a compiled graph draw from torch's generators as eager code does (not from
-            # Inductor's own), so compiled runs follow the seed and resume exactly.
-            for net in (gan.generator, gan.discriminator):
-                net.compile(options={"fallback_random": True})
+            compile_networks(gan)
         nets = {"generator": gan.generator, "discriminator": gan.discriminator}
         adam = {"generator": dict(lr=cfg.lr_g, betas=cfg.betas_g), "discriminator": dict(lr=cfg.lr_d, betas=cfg.betas_d)}
         # fused Adam: one kernel for every parameter's update on CUDA (PyTorch's own; exact Adam)
@@ -476,6 +473,20 @@ class Trainer:
             set_rng_state(others[rank - 1])
         else:  # a rank the saved run did not have: a stream of its own from (seed, step)
             distributed.seed_process(self.seed + self.step)
+
+
+def compile_networks(gan: GAN) -> None:
+    """``torch.compile`` G's and D's forward passes (the ``compile`` setting), each in place, so
+    state-dict keys stay those of the plain modules. With ``fallback_random`` a compiled graph's
+    random ops draw from torch's generators as eager code does (not from Inductor's own), so
+    compiled runs follow the seed and resume exactly. A network with spectral norm stays eager
+    (:func:`multigan.layers.has_spectral_norm`), with a warning."""
+    for name, net in (("generator", gan.generator), ("discriminator", gan.discriminator)):
+        if has_spectral_norm(net):
+            warn(f"compile: the {name} runs eagerly: its spectral norm updates its power-iteration vectors "
+                 "in place on every forward, which torch.compile's backward cannot follow")
+            continue
+        net.compile(options={"fallback_random": True})
 
 
 def _adam(network: torch.nn.Module, settings: dict[str, Any], weight_decay: float,
