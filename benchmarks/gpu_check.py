@@ -13,8 +13,12 @@ rest:
 3. ``kernel-bench``: ``benchmarks/kernels.py``, each fused op against its reference, fp32 and bf16;
 4. ``training``: a short run per family in ``32``, ``bf16-mixed`` and ``16-mixed`` (CUDA only),
    resumed once, so checkpoints with the CUDA random state are written and read;
-5. ``bench``: ``benchmarks/run_all.py`` for every family and precision, few steps;
-6. ``compile``: ``multigan bench NAME --compile`` (``torch.compile`` on) for every family;
+5. ``bench``: ``benchmarks/run_all.py`` for every family and precision, few steps, fused kernels
+   (each kernel against its reference is step 3);
+6. ``compile``: ``multigan bench NAME --compile`` (``torch.compile`` on, beside eager) for DCGAN
+   and WaveGAN (its gradient penalty) on a GPU, DCGAN alone in a dry run: compiling costs tens of
+   seconds per family, and the whole check must fit in 8 minutes (every family compiles in
+   ``tests/test_compile.py``);
 7. ``mfu``: DCGAN's training step in bf16, its FLOPs counted by ``torch.utils.flop_counter``,
    as a fraction of the GPU's dense bf16 peak (:data:`PEAK_BF16_TFLOPS`).
 
@@ -51,8 +55,9 @@ PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, 
 
 
 def run_step(name: str, commands: list[list[str]], out: Path, env: dict[str, str] | None = None,
-             timeout: float = 600) -> dict:
-    """Run ``commands`` one after another into ``out/logs/NAME.log``; the step's record."""
+             budget: float = 600) -> dict:
+    """Run ``commands`` one after another into ``out/logs/NAME.log``, within ``budget`` seconds
+    for them all (a command still running then is stopped and the step fails); the step's record."""
     log = out / "logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     start, status, detail = time.monotonic(), "ok", ""
@@ -60,11 +65,15 @@ def run_step(name: str, commands: list[list[str]], out: Path, env: dict[str, str
         for cmd in commands:
             f.write(f"$ {shlex.join(cmd)}\n")
             f.flush()
+            left = budget - (time.monotonic() - start)
+            if left <= 0:
+                status, detail = "failed", f"out of its {budget:g} s before: {shlex.join(cmd)}"
+                continue
             try:
-                done = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, timeout=timeout,
+                done = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, timeout=left,
                                       env={**os.environ, **(env or {})})
             except subprocess.TimeoutExpired:
-                status, detail = "failed", f"timed out after {timeout:g} s: {shlex.join(cmd)}"
+                status, detail = "failed", f"stopped at the step's {budget:g} s: {shlex.join(cmd)}"
                 continue
             except OSError as exc:
                 status, detail = "failed", f"{cmd[0]}: {exc}"
@@ -194,20 +203,23 @@ def main() -> int:
                 "print('python', platform.python_version(), 'torch', torch.__version__, 'cuda', torch.version.cuda, "
                 "'device', torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'); "
                 "print('triton', __import__('triton').__version__ if u.find_spec('triton') else 'absent')"]
-    steps.append(run_step("environment", ([] if dry else [["nvidia-smi"]]) + [versions], out, env))
+    # each step's time budget: together 460 s, so the check ends inside 8 minutes on a GPU even when
+    # a step hangs (a dry run on a CPU gets three times as long)
+    scale = 3 if dry else 1
+    steps.append(run_step("environment", ([] if dry else [["nvidia-smi"]]) + [versions], out, env, budget=20 * scale))
 
     kernel_tests = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_kernel_*.py"))
     steps.append(run_step("kernel-tests", [[py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *kernel_tests]],
-                          out, env))
+                          out, env, budget=60 * scale))
 
     kernel_bench = [[py, "benchmarks/kernels.py", "--dtype", dtype, "--json", str(out / f"kernels-{dtype}.json"),
                      *(["--allow-cpu", "--steps", "1", "--warmup", "0"] if dry else [])]
                     for dtype in (["float32"] if dry else ["float32", "bfloat16"])]
-    steps.append(run_step("kernel-bench", kernel_bench, out, env))
+    steps.append(run_step("kernel-bench", kernel_bench, out, env, budget=40 * scale))
 
     steps.append(run_step("training", [[py, __file__, "train", "--out", str(out), "--families", *families,
                                         "--precisions", *precisions, "--steps", "2" if dry else "20",
-                                        *(["--dry-run"] if dry else [])]], out, env))
+                                        *(["--dry-run"] if dry else [])]], out, env, budget=120 * scale))
 
     bench = []
     for name in families:
@@ -215,18 +227,19 @@ def main() -> int:
         bench.append([py, "benchmarks/run_all.py", "--families", name, "--results", str(out),
                       "--name", f"bench-{name}", "--precision", *precisions,
                       "--steps", "1" if dry else "5", "--warmup", "0" if dry else "2",
-                      *(["--kernels", "auto", "--batch-size", "4"] if dry else []), *set_flags(overrides)])
-    steps.append(run_step("bench", bench, out, env))
+                      "--kernels", "auto", *(["--batch-size", "4"] if dry else []), *set_flags(overrides)])
+    steps.append(run_step("bench", bench, out, env, budget=100 * scale))
 
     compiled = []
-    for name in (families[:1] if dry else families):   # compiling costs minutes per family on a CPU
+    for name in [f for f in (["dcgan"] if dry else ["dcgan", "wavegan"]) if f in families]:
         _, overrides = family_settings(name, dry)
         compiled.append([py, "-m", "multigan", "bench", name, "--compile", "--steps", "1" if dry else "5",
                          "--warmup", "1" if dry else "2", "--json", str(out / f"compile-{name}.json"),
                          *(["--no-baseline", "--batch-size", "4", "--precision", "32"] if dry else []),
                          *set_flags(overrides)])
-    steps.append(run_step("compile", compiled, out, env))
-    steps.append(run_step("mfu", [[py, __file__, "mfu", "--out", str(out), *(["--dry-run"] if dry else [])]], out, env))
+    steps.append(run_step("compile", compiled, out, env, budget=100 * scale))
+    steps.append(run_step("mfu", [[py, __file__, "mfu", "--out", str(out), *(["--dry-run"] if dry else [])]], out, env,
+                          budget=20 * scale))
 
     total = round(time.monotonic() - started, 1)
     (out / "steps.json").write_text(json.dumps(steps, indent=1) + "\n")

@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--name", help="file name stem (default: DATE-DEVICE, DATE-DEVICE-inference with --inference)")
     parser.add_argument("--results", default=str(RESULTS), help="folder for the JSON and Markdown (default: results/)")
     parser.add_argument("--compile", action="store_true", help="also time each row with torch.compile on")
+    parser.add_argument("--no-baseline", action="store_true", help="time multigan only, not the plain loops")
     args = parser.parse_args()
     overrides = parse_set_options(args.set)
 
@@ -80,7 +81,7 @@ def main() -> None:
                     for compiled in [False, True] if args.compile else [False]:
                         new = bench(family, steps=args.steps, warmup=args.warmup, precision=precision,
                                     kernels=kernels, batch_size=args.batch_size, device=args.device,
-                                    overrides=overrides, compile=compiled)
+                                    overrides=overrides, compile=compiled, baseline=not args.no_baseline)
                         rows += new
                         print("\n".join(show(new).splitlines()[2:]), flush=True)
 
