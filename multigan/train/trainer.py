@@ -327,8 +327,12 @@ class Trainer:
         and a fresh :class:`~multigan.gan.Step`) with the optimiser named ``optimizer_name`` (by
         default the network's); returns detached logs."""
         other = self._nets[NETWORKS[1 - NETWORKS.index(network)]]
-        frozen = [p for p in other.parameters() if p.requires_grad]
-        for p in frozen:  # the other network's weight gradients would be thrown away
+        # The other network's weight gradients would be thrown away, so eager runs freeze its
+        # parameters. Compiled runs leave them trainable and drop the gradients after the
+        # backward: with frozen weights Inductor's CPU backward of RelGAN's D under bf16 autocast
+        # returns NaN input gradients (torch 2.14.1; docs/design-notes.md, compile section).
+        frozen = [] if self.requested.compile else [p for p in other.parameters() if p.requires_grad]
+        for p in frozen:
             p.requires_grad_(False)
         try:
             if batch is None:
@@ -344,6 +348,7 @@ class Trainer:
             optimizer, scaler = self.optimizers[optimizer_name or network], self.scalers[network]
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            other.zero_grad(set_to_none=True)
             params = [p for p in self._nets[network].parameters() if p.grad is not None]
             distributed.average_gradients(params)
             if self.clip[network] > 0:
