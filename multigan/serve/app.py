@@ -327,7 +327,8 @@ def encoded(model: ServedModel, samples: Any, fmt: str, seed: int, suffix: str) 
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w") as archive:
             for i, data in enumerate(files):
-                archive.writestr(f"sample-{i:03d}.{suffix}", data)
+                # a fixed date, so a seeded request's archive is the same bytes whenever it is asked
+                archive.writestr(zipfile.ZipInfo(f"sample-{i:03d}.{suffix}", date_time=(1980, 1, 1, 0, 0, 0)), data)
         return Response(out.getvalue(), media_type="application/zip", headers=headers)
     data = modality.encode_example(samples[0], gan) if len(samples) == 1 else modality.encode_batch(samples, gan)
     return Response(data, media_type=media, headers=headers)
